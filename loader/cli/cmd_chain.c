@@ -1,0 +1,560 @@
+// SPDX-License-Identifier: GPL-2.0
+/* sfcctl validate | apply | delete | status | stats */
+#include <ctype.h>
+#include <errno.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cli.h"
+
+static const char *const dir_names[2] = { "forward", "reverse" };
+
+static int check_name(const struct sfcctl *ctl, const char *cmd, const char *name)
+{
+	if (sfc_name_valid(name))
+		return EXIT_OK;
+	return out_usage(ctl, cmd, "invalid chain name '%s' (1..%d of a-z, 0-9 and '-', "
+			 "not starting with '-')", name, SFC_NAME_MAX);
+}
+
+/* Why the status of a chain could not be read. */
+static const char *status_error(int err)
+{
+	switch (err) {
+	case -ENOENT:
+		return "does not exist";
+	case -EPROTO:
+		return "was pinned by another sfc ABI version";
+	case -EPERM:
+	case -EACCES:
+		return "cannot be read (are you root?)";
+	}
+	return strerror(-err);
+}
+
+/* The chain's status, or an error printed (EXIT_FAIL). */
+static int get_status(const struct sfcctl *ctl, const char *name, struct sfc_chain_status **st)
+{
+	int err = sfc_chain__status(name, ctl->pin_root, st);
+
+	if (err)
+		return out_error(ctl, "chain %s %s", name, status_error(err));
+	return EXIT_OK;
+}
+
+/* ---- validate --------------------------------------------------------- */
+
+/* NULL with the error printed. */
+static struct sfc_chain_spec *parse_spec(const struct sfcctl *ctl, const char *file)
+{
+	struct sfc_chain_spec *spec;
+	struct sfc_diag d = {};
+	int err;
+
+	spec = sfc_chain_spec__parse_file(file, &d);
+	if (spec)
+		return spec;
+	err = -errno;
+	if (!d.file[0])
+		snprintf(d.file, sizeof(d.file), "%s", file);
+	out_diag(ctl, &d, err);
+	return NULL;
+}
+
+int cmd_validate(const struct sfcctl *ctl, int argc, char **argv)
+{
+	struct sfc_chain_spec *spec;
+	struct sfc_json j;
+	unsigned int n;
+
+	spec = parse_spec(ctl, argv[0]);
+	if (!spec)
+		return EXIT_FAIL;
+	n = spec->n_functions;
+	if (!ctl->json) {
+		printf("%s: chain %s is valid (%u function%s)\n", argv[0], spec->name, n,
+		       n == 1 ? "" : "s");
+		sfc_chain_spec__free(spec);
+		return EXIT_OK;
+	}
+	out_json_init(ctl, &j);
+	sfc_json__obj_begin(&j);
+	sfc_json__kstr(&j, "file", argv[0]);
+	sfc_json__kbool(&j, "valid", true);
+	sfc_json__kstr(&j, "chain", spec->name);
+	sfc_json__ku64(&j, "functions", n);
+	sfc_json__obj_end(&j);
+	sfc_chain_spec__free(spec);
+	return out_json_print(&j);
+}
+
+/* ---- apply ------------------------------------------------------------ */
+
+/* Stable JSON names (the library's strings may change). */
+static const char *result_key(enum sfc_apply_result r)
+{
+	switch (r) {
+	case SFC_APPLY_CREATED: return "created";
+	case SFC_APPLY_UNCHANGED: return "unchanged";
+	case SFC_APPLY_CONFIG: return "config";
+	case SFC_APPLY_SWAPPED: return "swapped";
+	case SFC_APPLY_REATTACHED: return "reattached";
+	}
+	return "unknown";
+}
+
+static void apply_print_plain(const char *name, enum sfc_apply_result r, long long gen)
+{
+	printf("chain %s: ", name);
+	switch (r) {
+	case SFC_APPLY_UNCHANGED:
+		printf("unchanged: nothing to do\n");
+		return;
+	case SFC_APPLY_CONFIG:
+		printf("config updated in place\n");
+		return;
+	case SFC_APPLY_SWAPPED:
+		printf("swapped to generation ");
+		break;
+	case SFC_APPLY_CREATED:
+		printf("created, generation ");
+		break;
+	case SFC_APPLY_REATTACHED:
+		printf("re-attached, generation ");
+		break;
+	default:
+		printf("%s, generation ", sfc_apply_result__str(r));
+	}
+	if (gen >= 0)
+		printf("%lld\n", gen);
+	else
+		printf("unknown\n");
+}
+
+/* gen < 0: unknown (the status could not be read). */
+static int apply_print(const struct sfcctl *ctl, const char *name,
+		       enum sfc_apply_result r, long long gen)
+{
+	struct sfc_json j;
+
+	if (!ctl->json) {
+		apply_print_plain(name, r, gen);
+		return EXIT_OK;
+	}
+	out_json_init(ctl, &j);
+	sfc_json__obj_begin(&j);
+	sfc_json__kstr(&j, "chain", name);
+	sfc_json__kstr(&j, "result", result_key(r));
+	if (gen >= 0)
+		sfc_json__ku64(&j, "generation", gen);
+	sfc_json__obj_end(&j);
+	return out_json_print(&j);
+}
+
+/* A dry run changes nothing and has no result: the host checks passed. */
+static int dry_run_print(const struct sfcctl *ctl, const char *name)
+{
+	struct sfc_json j;
+
+	if (!ctl->json) {
+		printf("chain %s: dry run passed, nothing changed\n", name);
+		return EXIT_OK;
+	}
+	out_json_init(ctl, &j);
+	sfc_json__obj_begin(&j);
+	sfc_json__kstr(&j, "chain", name);
+	sfc_json__kbool(&j, "dry_run", true);
+	sfc_json__obj_end(&j);
+	return out_json_print(&j);
+}
+
+static long long current_generation(const struct sfcctl *ctl, const char *name)
+{
+	struct sfc_chain_status *st;
+	long long gen;
+	int err;
+
+	err = sfc_chain__status(name, ctl->pin_root, &st);
+	if (err) {
+		fprintf(stderr, "sfcctl: warning: chain %s applied, but its status %s\n",
+			name, status_error(err));
+		return -1;
+	}
+	gen = st->generation;
+	sfc_chain_status__free(st);
+	return gen;
+}
+
+int cmd_apply(const struct sfcctl *ctl, int argc, char **argv)
+{
+	struct sfc_apply_opts opts = {
+		.sz = sizeof(opts),
+		.netns = ctl->netns,
+		.pin_root = ctl->pin_root,
+		.dry_run = ctl->dry_run,
+	};
+	enum sfc_apply_result r = SFC_APPLY_UNCHANGED;
+	struct sfc_chain_spec *spec;
+	struct sfc_diag d = {};
+	long long gen;
+	int err, ret;
+
+	spec = parse_spec(ctl, argv[0]);
+	if (!spec)
+		return EXIT_FAIL;
+	err = sfc_chain__apply(spec, &opts, &r, &d);
+	if (err) {
+		ret = out_diag(ctl, &d, err);
+		goto out;
+	}
+	if (ctl->dry_run) {
+		ret = dry_run_print(ctl, spec->name);
+		goto out;
+	}
+	gen = current_generation(ctl, spec->name);
+	ret = apply_print(ctl, spec->name, r, gen);
+out:
+	sfc_chain_spec__free(spec);
+	return ret;
+}
+
+/* ---- delete ----------------------------------------------------------- */
+
+int cmd_delete(const struct sfcctl *ctl, int argc, char **argv)
+{
+	const char *name = argv[0];
+	struct sfc_diag d = {};
+	struct sfc_json j;
+	int err;
+
+	if (check_name(ctl, "delete", name))
+		return EXIT_USAGE;
+	err = sfc_chain__delete(name, ctl->pin_root, &d);
+	if (err == -ENOENT)
+		return out_error(ctl, "chain %s does not exist", name);
+	if (err)
+		return out_diag(ctl, &d, err);
+	if (!ctl->json) {
+		printf("chain %s: deleted\n", name);
+		return EXIT_OK;
+	}
+	out_json_init(ctl, &j);
+	sfc_json__obj_begin(&j);
+	sfc_json__kstr(&j, "chain", name);
+	sfc_json__kbool(&j, "deleted", true);
+	sfc_json__obj_end(&j);
+	return out_json_print(&j);
+}
+
+/* ---- status ----------------------------------------------------------- */
+
+static const char *format_time(uint64_t ns, bool iso, char *buf, size_t len)
+{
+	time_t t = ns / 1000000000ull;
+	struct tm tm;
+
+	if (!ns || !gmtime_r(&t, &tm) ||
+	    !strftime(buf, len, iso ? "%Y-%m-%dT%H:%M:%SZ" : "%Y-%m-%d %H:%M:%S UTC", &tm))
+		return NULL;
+	return buf;
+}
+
+static void status_stages_plain(const struct sfc_chain_status *st)
+{
+	const struct sfc_stage_status *s;
+	unsigned int i;
+
+	printf("  %-7s ", "stages");
+	for (i = 0; i < st->n_stages; i++) {
+		s = &st->stages[i];
+		printf(" %s%s", i ? "-> " : "", s->name);
+		/* entry and egress are no functions: no type to tell */
+		if (i && i + 1 < st->n_stages && s->type[0])
+			printf(" (%s)", s->type);
+	}
+	printf("\n");
+}
+
+static void status_plain(const struct sfc_chain_status *st)
+{
+	char iface[2][IF_NAMESIZE + 32], when[64];
+	const struct sfc_attachment *a;
+	unsigned int i, n = st->n_attach < 2 ? st->n_attach : 2;
+	int w = 0;
+
+	printf("chain %s  generation %u  applied %s", st->name, st->generation,
+	       format_time(st->applied_at_ns, false, when, sizeof(when)) ?: "-");
+	if (st->netns[0])
+		printf("  netns %s", st->netns);
+	printf("\n  %-7s  %s\n", "egress", sfc_egress__str(st->egress));
+	for (i = 0; i < n; i++) {
+		a = &st->attach[i];
+		snprintf(iface[i], sizeof(iface[i]), "%s (ifindex %u)", a->ifname, a->ifindex);
+		w = (int)strlen(iface[i]) > w ? (int)strlen(iface[i]) : w;
+	}
+	for (i = 0; i < n; i++) {
+		a = &st->attach[i];
+		printf("  %-7s  %-*s  %s %s  prog %u  %s\n", dir_names[i], w, iface[i],
+		       sfc_attach_method__str(a->method), sfc_xdp_mode__str(a->mode),
+		       a->prog_id, a->attached ? "attached" : "NOT attached");
+	}
+	status_stages_plain(st);
+}
+
+static void status_json(struct sfc_json *j, const struct sfc_chain_status *st)
+{
+	const struct sfc_attachment *a;
+	const struct sfc_stage_status *s;
+	unsigned int i;
+	char when[64];
+
+	sfc_json__kstr(j, "name", st->name);
+	sfc_json__kstr(j, "netns", st->netns[0] ? st->netns : NULL);
+	sfc_json__ku64(j, "abi_version", st->abi_version);
+	sfc_json__ku64(j, "generation", st->generation);
+	sfc_json__kstr(j, "applied_at", format_time(st->applied_at_ns, true, when, sizeof(when)));
+	sfc_json__kstr(j, "egress", sfc_egress__str(st->egress));
+	sfc_json__key(j, "attachments");
+	sfc_json__arr_begin(j);
+	for (i = 0; i < st->n_attach && i < 2; i++) {
+		a = &st->attach[i];
+		sfc_json__obj_begin(j);
+		sfc_json__kstr(j, "direction", dir_names[i]);
+		sfc_json__kstr(j, "interface", a->ifname);
+		sfc_json__ku64(j, "ifindex", a->ifindex);
+		sfc_json__kstr(j, "method", sfc_attach_method__str(a->method));
+		sfc_json__kstr(j, "mode", sfc_xdp_mode__str(a->mode));
+		sfc_json__ku64(j, "prog_id", a->prog_id);
+		sfc_json__kbool(j, "attached", a->attached);
+		sfc_json__obj_end(j);
+	}
+	sfc_json__arr_end(j);
+	sfc_json__key(j, "stages");
+	sfc_json__arr_begin(j);
+	for (i = 0; i < st->n_stages; i++) {
+		s = &st->stages[i];
+		sfc_json__obj_begin(j);
+		sfc_json__kstr(j, "name", s->name);
+		sfc_json__kstr(j, "type", s->type);
+		sfc_json__ku64(j, "id", s->id);
+		sfc_json__ku64(j, "prog_id", s->prog_id);
+		sfc_json__obj_end(j);
+	}
+	sfc_json__arr_end(j);
+	sfc_json__key(j, "spec");
+	out_json_raw(j, st->spec_json);
+}
+
+static int status_one(const struct sfcctl *ctl, const char *name)
+{
+	struct sfc_chain_status *st;
+	struct sfc_json j;
+
+	if (check_name(ctl, "status", name))
+		return EXIT_USAGE;
+	if (get_status(ctl, name, &st))
+		return EXIT_FAIL;
+	if (!ctl->json) {
+		status_plain(st);
+		sfc_chain_status__free(st);
+		return EXIT_OK;
+	}
+	out_json_init(ctl, &j);
+	sfc_json__obj_begin(&j);
+	status_json(&j, st);
+	sfc_json__obj_end(&j);
+	sfc_chain_status__free(st);
+	return out_json_print(&j);
+}
+
+/* One chain of `status` without NAME: a failure does not stop the others. */
+static int status_entry(const struct sfcctl *ctl, struct sfc_json *j, const char *name,
+			bool *printed)
+{
+	struct sfc_chain_status *st;
+	int err = sfc_chain__status(name, ctl->pin_root, &st);
+
+	if (err && !ctl->json) {
+		fprintf(stderr, "sfcctl: chain %s %s\n", name, status_error(err));
+		return EXIT_FAIL;
+	}
+	if (!ctl->json) {
+		printf("%s", *printed ? "\n" : "");
+		status_plain(st);
+		*printed = true;
+		sfc_chain_status__free(st);
+		return EXIT_OK;
+	}
+	sfc_json__obj_begin(j);
+	if (err) {
+		sfc_json__kstr(j, "name", name);
+		sfc_json__kstr(j, "error", status_error(err));
+	} else {
+		status_json(j, st);
+		sfc_chain_status__free(st);
+	}
+	sfc_json__obj_end(j);
+	return err ? EXIT_FAIL : EXIT_OK;
+}
+
+static int status_all(const struct sfcctl *ctl)
+{
+	struct sfc_json j;
+	char **names = NULL;
+	size_t i, n = 0;
+	bool printed = false;
+	int err, ret = EXIT_OK;
+
+	err = sfc_chain__list(ctl->pin_root, &names, &n);
+	if (err == -ENOENT)
+		n = 0;	/* no chain was ever applied */
+	else if (err)
+		return out_error(ctl, "cannot list the chains in %s: %s", ctl->pin_root,
+				 strerror(-err));
+	out_json_init(ctl, &j);
+	if (ctl->json)
+		sfc_json__arr_begin(&j);
+	for (i = 0; i < n; i++)
+		if (status_entry(ctl, &j, names[i], &printed))
+			ret = EXIT_FAIL;
+	if (names)
+		sfc_chain__list_free(names, n);
+	if (!ctl->json)
+		return ret;
+	sfc_json__arr_end(&j);
+	return out_json_print(&j) ?: ret;
+}
+
+int cmd_status(const struct sfcctl *ctl, int argc, char **argv)
+{
+	return argc ? status_one(ctl, argv[0]) : status_all(ctl);
+}
+
+/* ---- stats ------------------------------------------------------------ */
+
+static const struct {
+	const char *name;
+	size_t off;
+} counters[] = {
+#define C(x) { #x, offsetof(struct sfc_stage_stats, x) }
+	C(packets), C(bytes), C(handed_on), C(dropped), C(passed), C(forwarded),
+	C(aborted), C(tail_call_miss), C(invalid),
+#undef C
+};
+
+#define N_COUNTERS (sizeof(counters) / sizeof(counters[0]))
+
+static uint64_t counter(const struct sfc_stage_stats *s, unsigned int i)
+{
+	return *(const uint64_t *)((const char *)s + counters[i].off);
+}
+
+static bool stats_zero(const struct sfc_stage_stats *s)
+{
+	unsigned int i;
+
+	for (i = 0; i < N_COUNTERS; i++)
+		if (counter(s, i))
+			return false;
+	return true;
+}
+
+static void stats_header(struct table *t)
+{
+	int row = table_row(t);
+	unsigned int i, k;
+	char up[32];
+
+	table_set(t, row, 0, "STAGE");
+	table_set(t, row, 1, "TYPE");
+	table_set(t, row, 2, "DIR");
+	for (i = 0; i < N_COUNTERS; i++) {
+		for (k = 0; counters[i].name[k] && k + 1 < sizeof(up); k++)
+			up[k] = toupper((unsigned char)counters[i].name[k]);
+		up[k] = '\0';
+		table_set(t, row, 3 + i, "%s", up);
+	}
+}
+
+static int stats_plain(const struct sfc_chain_status *st)
+{
+	const struct sfc_stage_status *s;
+	unsigned int i, d, c;
+	struct table t;
+	int row, err;
+
+	table_init(&t, 3 + N_COUNTERS, 3);
+	stats_header(&t);
+	for (i = 0; i < st->n_stages; i++) {
+		s = &st->stages[i];
+		for (d = 0; d < 2; d++) {
+			if (d && st->egress != SFC_EGRESS_ACTION_REDIRECT && stats_zero(&s->stats[d]))
+				continue;
+			row = table_row(&t);
+			table_set(&t, row, 0, "%s", s->name);
+			table_set(&t, row, 1, "%s", s->type[0] ? s->type : "-");
+			table_set(&t, row, 2, "%s", dir_names[d]);
+			for (c = 0; c < N_COUNTERS; c++)
+				table_set(&t, row, 3 + c, "%llu",
+					  (unsigned long long)counter(&s->stats[d], c));
+		}
+	}
+	err = t.err;
+	if (!err)
+		table_print(&t, stdout);
+	table_free(&t);
+	return err ? EXIT_FAIL : EXIT_OK;
+}
+
+static void stats_json(struct sfc_json *j, const struct sfc_chain_status *st)
+{
+	const struct sfc_stage_status *s;
+	unsigned int i, d, c;
+
+	sfc_json__kstr(j, "chain", st->name);
+	sfc_json__key(j, "stages");
+	sfc_json__arr_begin(j);
+	for (i = 0; i < st->n_stages; i++) {
+		s = &st->stages[i];
+		sfc_json__obj_begin(j);
+		sfc_json__kstr(j, "name", s->name);
+		sfc_json__kstr(j, "type", s->type);
+		sfc_json__ku64(j, "id", s->id);
+		for (d = 0; d < 2; d++) {
+			sfc_json__key(j, dir_names[d]);
+			sfc_json__obj_begin(j);
+			for (c = 0; c < N_COUNTERS; c++)
+				sfc_json__ku64(j, counters[c].name, counter(&s->stats[d], c));
+			sfc_json__obj_end(j);
+		}
+		sfc_json__obj_end(j);
+	}
+	sfc_json__arr_end(j);
+}
+
+int cmd_stats(const struct sfcctl *ctl, int argc, char **argv)
+{
+	struct sfc_chain_status *st;
+	struct sfc_json j;
+	int ret;
+
+	if (check_name(ctl, "stats", argv[0]))
+		return EXIT_USAGE;
+	if (get_status(ctl, argv[0], &st))
+		return EXIT_FAIL;
+	if (!ctl->json) {
+		ret = stats_plain(st);
+		if (ret)
+			fprintf(stderr, "sfcctl: %s\n", strerror(ENOMEM));
+		sfc_chain_status__free(st);
+		return ret;
+	}
+	out_json_init(ctl, &j);
+	sfc_json__obj_begin(&j);
+	stats_json(&j, st);
+	sfc_json__obj_end(&j);
+	sfc_chain_status__free(st);
+	return out_json_print(&j);
+}

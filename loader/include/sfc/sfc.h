@@ -1,0 +1,199 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * libsfc: chains of XDP network functions.
+ *
+ * Conventions (libbpf 1.0): int functions return 0 or -errno; pointer
+ * functions return NULL and set errno. The library never prints and never
+ * exits; it reports through the log callback and struct sfc_diag.
+ */
+#ifndef SFC_SFC_H
+#define SFC_SFC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <net/if.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define SFC_NAME_MAX 32			/* chain and function names */
+#define SFC_PIN_ROOT "/sys/fs/bpf/sfc"
+
+/* ---- logging ---------------------------------------------------------- */
+
+enum sfc_log_level {
+	SFC_LOG_ERROR,
+	SFC_LOG_WARN,
+	SFC_LOG_INFO,
+	SFC_LOG_DEBUG,
+};
+
+typedef void (*sfc_log_fn)(enum sfc_log_level level, const char *msg, void *ctx);
+
+/* Install the log callback; messages above max_level are not formatted. */
+void sfc_set_log(sfc_log_fn fn, void *ctx, enum sfc_log_level max_level);
+
+/* ---- diagnostics ------------------------------------------------------ */
+
+/*
+ * Where and what went wrong in a chain file (or on the host). line and col
+ * are 1-based, 0 when unknown; path is the key path, e.g.
+ * "spec.functions[1].name".
+ */
+struct sfc_diag {
+	char file[256];
+	int line;
+	int col;
+	char path[160];
+	char msg[640];
+};
+
+/* "file:line:col: path: msg" with the parts that are known. */
+int sfc_diag__format(const struct sfc_diag *d, char *buf, size_t len);
+
+/* ---- chain specification ---------------------------------------------- */
+
+enum sfc_xdp_mode {
+	SFC_XDP_MODE_AUTO = 0,
+	SFC_XDP_MODE_NATIVE,
+	SFC_XDP_MODE_SKB,
+};
+
+enum sfc_egress {
+	SFC_EGRESS_ACTION_PASS = 0,
+	SFC_EGRESS_ACTION_TX,
+	SFC_EGRESS_ACTION_REDIRECT,
+};
+
+struct sfc_nf_type;
+
+struct sfc_function {
+	char name[SFC_NAME_MAX + 1];
+	const struct sfc_nf_type *type;
+	void *config;			/* owned; parsed by type->parse */
+	int line;			/* where the function is defined */
+	int col;
+};
+
+struct sfc_chain_spec {
+	char file[256];			/* where it was read from */
+	char name[SFC_NAME_MAX + 1];
+	char interface[IF_NAMESIZE];
+	enum sfc_xdp_mode xdp_mode;
+	struct {
+		enum sfc_egress action;
+		char interface[IF_NAMESIZE];	/* redirect only */
+		bool has_next_hop;
+		uint8_t next_hop_mac[6];
+	} egress;
+	unsigned int n_functions;
+	struct sfc_function *functions;	/* n_functions of them, in order */
+};
+
+/*
+ * Parse and validate a chain file without touching the host. On error,
+ * returns NULL, sets errno (EINVAL for a bad file, else the I/O error) and
+ * fills *diag when diag is not NULL.
+ */
+struct sfc_chain_spec *sfc_chain_spec__parse_file(const char *path, struct sfc_diag *diag);
+struct sfc_chain_spec *sfc_chain_spec__parse_string(const char *name, const char *text,
+						    size_t len, struct sfc_diag *diag);
+void sfc_chain_spec__free(struct sfc_chain_spec *spec);
+
+/* Canonical JSON of the spec (malloc'd, NUL-terminated). */
+char *sfc_chain_spec__to_json(const struct sfc_chain_spec *spec, bool with_config);
+
+/* True if name is a valid chain or function name ([a-z0-9-], 1..32). */
+bool sfc_name_valid(const char *name);
+
+/* ---- running chains --------------------------------------------------- */
+
+struct sfc_apply_opts {
+	size_t sz;			/* sizeof(struct sfc_apply_opts) */
+	const char *netns;		/* named netns (/run/netns/NAME) or NULL */
+	const char *pin_root;		/* default SFC_PIN_ROOT */
+	bool dry_run;			/* host checks only, change nothing */
+};
+
+enum sfc_apply_result {
+	SFC_APPLY_CREATED,		/* no chain of that name ran before */
+	SFC_APPLY_UNCHANGED,		/* same spec: nothing done */
+	SFC_APPLY_CONFIG,		/* config updated in place (map writes) */
+	SFC_APPLY_SWAPPED,		/* new generation swapped in atomically */
+	SFC_APPLY_REATTACHED,		/* interface or mode changed: re-attached */
+};
+
+const char *sfc_apply_result__str(enum sfc_apply_result r);
+
+/*
+ * Load, configure, pin and attach spec, or update the chain of the same name
+ * in place. On any error the running chain is left exactly as it was and
+ * *diag says what failed (for a verifier rejection, with the log).
+ */
+int sfc_chain__apply(const struct sfc_chain_spec *spec, const struct sfc_apply_opts *opts,
+		     enum sfc_apply_result *result, struct sfc_diag *diag);
+
+/* Detach and unpin everything of the chain. -ENOENT if there is none. */
+int sfc_chain__delete(const char *name, const char *pin_root, struct sfc_diag *diag);
+
+/* Names of the chains pinned under pin_root; malloc'd array of strings. */
+int sfc_chain__list(const char *pin_root, char ***names, size_t *n);
+void sfc_chain__list_free(char **names, size_t n);
+
+/* ---- status and statistics ------------------------------------------- */
+
+enum sfc_attach_method {
+	SFC_ATTACH_NONE = 0,
+	SFC_ATTACH_LINK,		/* bpf_link, pinned */
+	SFC_ATTACH_LIBXDP,		/* libxdp dispatcher (shares the interface) */
+};
+
+const char *sfc_attach_method__str(enum sfc_attach_method m);
+const char *sfc_xdp_mode__str(enum sfc_xdp_mode m);
+const char *sfc_egress__str(enum sfc_egress a);
+
+struct sfc_stage_stats {
+	uint64_t packets, bytes, handed_on, dropped, passed, forwarded, aborted,
+		tail_call_miss, invalid;
+};
+
+struct sfc_attachment {
+	char ifname[IF_NAMESIZE];
+	uint32_t ifindex;
+	enum sfc_attach_method method;
+	enum sfc_xdp_mode mode;		/* native or skb, as attached */
+	uint32_t prog_id;		/* the root program */
+	bool attached;			/* the kernel still has it on the interface */
+};
+
+struct sfc_stage_status {
+	char name[SFC_NAME_MAX + 1];	/* "entry", "egress" or the function's */
+	char type[SFC_NAME_MAX + 1];
+	uint32_t id;
+	uint32_t prog_id;
+	struct sfc_stage_stats stats[2];	/* [enum sfc_dir] */
+};
+
+struct sfc_chain_status {
+	char name[SFC_NAME_MAX + 1];
+	char netns[64];
+	uint32_t abi_version;
+	uint32_t generation;
+	uint64_t applied_at_ns;		/* CLOCK_REALTIME */
+	enum sfc_egress egress;
+	unsigned int n_attach;
+	struct sfc_attachment attach[2];	/* [dir] */
+	unsigned int n_stages;
+	struct sfc_stage_status *stages;	/* entry, functions in order, egress */
+	char *spec_json;		/* canonical spec as applied */
+};
+
+int sfc_chain__status(const char *name, const char *pin_root, struct sfc_chain_status **out);
+void sfc_chain_status__free(struct sfc_chain_status *st);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* SFC_SFC_H */

@@ -1,0 +1,1088 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * Applying and deleting chains.
+ *
+ * A chain is two layers of pins under <root>/<chain>/:
+ *  - the base, made once: the root programs attached to the interfaces, the
+ *    root program array (slot per direction), the scratch and the per-hop
+ *    counters, the info and spec maps, the links;
+ *  - generations gen<N>/: the entry, the functions and the egress, loaded
+ *    together with their own program array.
+ * A structural change builds generation N+1 beside N, then writes the root
+ * array's two slots: each direction switches to the new generation in one
+ * atomic step. Generation N is unpinned only after an RCU grace period, when
+ * no packet can still be inside it. Function maps live in nf/<function>/ and
+ * are reused by every generation, so state survives re-applies.
+ */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <net/if.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <linux/membarrier.h>
+#include <sys/file.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <bpf/bpf.h>
+#include <bpf/btf.h>
+#include <bpf/libbpf.h>
+
+#include "attach.h"
+#include "internal.h"
+#include "nf.h"
+#include "sfc_entry.skel.h"
+#include "sfc_root.skel.h"
+
+#define LOG_BUF_SIZE (1 << 20)
+
+struct apply_ctx {
+	const struct sfc_chain_spec *spec;
+	const char *root;		/* pin root */
+	char dir[PATH_MAX];		/* <root>/<chain> */
+	struct sfc_diag *diag;
+	struct sfc_chain_info old;	/* valid when exists */
+	bool exists;
+	struct sfc_chain_info info;	/* what this apply makes */
+	int ifindex[2];
+	/* base */
+	int stats_fd, scratch_fd, root_progs_fd;
+	int root_fd[2];
+	/* the generation being built */
+	struct sfc_entry *entry;
+	struct bpf_object *nf_obj[SFC_MAX_FUNCTIONS];
+	bool nf_dir_new[SFC_MAX_FUNCTIONS];
+	char gen_dir[PATH_MAX];
+	char *log_buf;
+};
+
+const char *sfc_apply_result__str(enum sfc_apply_result r)
+{
+	switch (r) {
+	case SFC_APPLY_CREATED: return "created";
+	case SFC_APPLY_UNCHANGED: return "unchanged";
+	case SFC_APPLY_CONFIG: return "config";
+	case SFC_APPLY_SWAPPED: return "swapped";
+	case SFC_APPLY_REATTACHED: return "reattached";
+	}
+	return "?";
+}
+
+const char *sfc_attach_method__str(enum sfc_attach_method m)
+{
+	switch (m) {
+	case SFC_ATTACH_LINK: return "link";
+	case SFC_ATTACH_LIBXDP: return "libxdp";
+	default: return "none";
+	}
+}
+
+const char *sfc_xdp_mode__str(enum sfc_xdp_mode m)
+{
+	switch (m) {
+	case SFC_XDP_MODE_NATIVE: return "native";
+	case SFC_XDP_MODE_SKB: return "skb";
+	default: return "auto";
+	}
+}
+
+const char *sfc_egress__str(enum sfc_egress a)
+{
+	switch (a) {
+	case SFC_EGRESS_ACTION_TX: return "tx";
+	case SFC_EGRESS_ACTION_REDIRECT: return "redirect";
+	default: return "pass";
+	}
+}
+
+static int path_of(struct apply_ctx *c, char *buf, size_t len, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+static int path_of(struct apply_ctx *c, char *buf, size_t len, const char *fmt, ...)
+{
+	char rel[256];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(rel, sizeof(rel), fmt, ap);
+	va_end(ap);
+	if (n < 0 || n >= (int)sizeof(rel))
+		return -ENAMETOOLONG;
+	return snprintf(buf, len, "%s/%s", c->dir, rel) >= (int)len ? -ENAMETOOLONG : 0;
+}
+
+static int obj_get(struct apply_ctx *c, const char *rel)
+{
+	char p[PATH_MAX];
+	int fd;
+
+	if (path_of(c, p, sizeof(p), "%s", rel))
+		return -ENAMETOOLONG;
+	fd = bpf_obj_get(p);
+	return fd < 0 ? -errno : fd;
+}
+
+static int pin_fd(struct apply_ctx *c, int fd, const char *fmt, const char *arg)
+{
+	char rel[256], p[PATH_MAX];
+
+	snprintf(rel, sizeof(rel), fmt, arg);
+	if (path_of(c, p, sizeof(p), "%s", rel))
+		return -ENAMETOOLONG;
+	return bpf_obj_pin(fd, p) ? -errno : 0;
+}
+
+/* ---- info and spec maps ------------------------------------------------ */
+
+int sfc_info_read(const char *dir, struct sfc_chain_info *info)
+{
+	char p[PATH_MAX];
+	__u32 key = 0;
+	int fd, err;
+
+	snprintf(p, sizeof(p), "%s/info", dir);
+	fd = bpf_obj_get(p);
+	if (fd < 0)
+		return -errno;
+	err = bpf_map_lookup_elem(fd, &key, info) ? -errno : 0;
+	close(fd);
+	if (!err && info->abi_version != SFC_ABI_VERSION)
+		err = -EPROTO;
+	return err;
+}
+
+static int map_write_pinned(struct apply_ctx *c, const char *name, const void *val)
+{
+	__u32 key = 0;
+	int fd, err;
+
+	fd = obj_get(c, name);
+	if (fd < 0)
+		return fd;
+	err = bpf_map_update_elem(fd, &key, val, BPF_ANY) ? -errno : 0;
+	close(fd);
+	return err;
+}
+
+static int write_state(struct apply_ctx *c)
+{
+	char *json, *blob;
+	int err;
+
+	json = sfc_chain_spec__to_json(c->spec, true);
+	if (!json)
+		return -ENOMEM;
+	blob = calloc(1, SFC_SPEC_MAX);
+	if (!blob) {
+		free(json);
+		return -ENOMEM;
+	}
+	snprintf(blob, SFC_SPEC_MAX, "%s", json);
+	free(json);
+	err = map_write_pinned(c, "spec", blob);
+	free(blob);
+	if (!err)
+		err = map_write_pinned(c, "info", &c->info);
+	return err;
+}
+
+static int create_state_maps(struct apply_ctx *c)
+{
+	LIBBPF_OPTS(bpf_map_create_opts, o);
+	int fd, err;
+
+	fd = bpf_map_create(BPF_MAP_TYPE_ARRAY, "sfc_info", 4, sizeof(struct sfc_chain_info), 1, &o);
+	if (fd < 0)
+		return -errno;
+	err = pin_fd(c, fd, "%s", "info");
+	close(fd);
+	if (err)
+		return err;
+	fd = bpf_map_create(BPF_MAP_TYPE_ARRAY, "sfc_spec", 4, SFC_SPEC_MAX, 1, &o);
+	if (fd < 0)
+		return -errno;
+	err = pin_fd(c, fd, "%s", "spec");
+	close(fd);
+	return err;
+}
+
+/* ---- host checks ------------------------------------------------------- */
+
+static int iface_mac(const char *ifname, __u8 mac[6])
+{
+	struct ifreq ifr = {};
+	int fd, err = 0;
+
+	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", ifname);
+	if (ioctl(fd, SIOCGIFHWADDR, &ifr))
+		err = -errno;
+	else
+		memcpy(mac, ifr.ifr_hwaddr.sa_data, 6);
+	close(fd);
+	return err;
+}
+
+/* In the chain's netns: resolve the interfaces. */
+static int host_checks(struct apply_ctx *c, struct sfc_egress_cfg *eg)
+{
+	const struct sfc_chain_spec *s = c->spec;
+	const char *ns = c->info.netns[0] ? c->info.netns : NULL;
+	char where[96] = "";
+	int err;
+
+	if (ns)
+		snprintf(where, sizeof(where), " in netns %s", ns);
+	c->ifindex[0] = if_nametoindex(s->interface);
+	if (!c->ifindex[0])
+		return sfc_diag_set(c->diag, -ENODEV, "spec.interface", "no interface \"%s\"%s",
+				    s->interface, where);
+	c->ifindex[1] = 0;
+	if (s->egress.action == SFC_EGRESS_ACTION_REDIRECT) {
+		c->ifindex[1] = if_nametoindex(s->egress.interface);
+		if (!c->ifindex[1])
+			return sfc_diag_set(c->diag, -ENODEV, "spec.egress.interface",
+					    "no interface \"%s\"%s", s->egress.interface, where);
+	}
+	memset(eg, 0, sizeof(*eg));
+	eg->ifindex[0] = c->ifindex[0];
+	eg->ifindex[1] = c->ifindex[1];
+	eg->action = s->egress.action == SFC_EGRESS_ACTION_REDIRECT ? SFC_EGRESS_REDIRECT :
+		     s->egress.action == SFC_EGRESS_ACTION_TX ? SFC_EGRESS_TX : SFC_EGRESS_PASS;
+	if (s->egress.has_next_hop) {
+		eg->has_next_hop = 1;
+		memcpy(eg->next_hop_mac, s->egress.next_hop_mac, 6);
+		err = iface_mac(c->ifindex[1] ? s->egress.interface : s->interface, eg->out_mac);
+		if (err)
+			return sfc_diag_set(c->diag, err, "spec.egress.nextHopMac",
+					    "cannot read the MAC address of the egress interface: %s",
+					    strerror(-err));
+	}
+	return 0;
+}
+
+/* ---- loading ------------------------------------------------------------ */
+
+/* Set a `const volatile __u32` of the object's .rodata by name, before load. */
+static int set_rodata_u32(struct bpf_object *obj, const char *var, __u32 val)
+{
+	const struct btf_var_secinfo *vs;
+	const struct btf_type *sec, *t;
+	struct bpf_map *map;
+	struct btf *btf;
+	size_t sz;
+	void *data;
+	int id, i;
+
+	btf = bpf_object__btf(obj);
+	if (!btf)
+		return -ENOENT;
+	id = btf__find_by_name_kind(btf, ".rodata", BTF_KIND_DATASEC);
+	if (id < 0)
+		return -ENOENT;
+	sec = btf__type_by_id(btf, id);
+	vs = btf_var_secinfos(sec);
+	for (i = 0; i < btf_vlen(sec); i++, vs++) {
+		t = btf__type_by_id(btf, vs->type);
+		if (strcmp(btf__name_by_offset(btf, t->name_off), var))
+			continue;
+		bpf_object__for_each_map(map, obj) {
+			if (!bpf_map__is_internal(map) || !strstr(bpf_map__name(map), ".rodata"))
+				continue;
+			const void *init = bpf_map__initial_value(map, &sz);
+			int err;
+
+			if (!init || vs->offset + sizeof(val) > sz)
+				return -EINVAL;
+			data = malloc(sz);
+			if (!data)
+				return -ENOMEM;
+			memcpy(data, init, sz);
+			memcpy((char *)data + vs->offset, &val, sizeof(val));
+			err = bpf_map__set_initial_value(map, data, sz);
+			free(data);
+			return err;
+		}
+	}
+	return -ENOENT;
+}
+
+static void log_verifier(const char *what, const char *log)
+{
+	if (log && *log)
+		sfc_log(SFC_LOG_ERROR, "verifier log for %s:\n%s", what, log);
+}
+
+/* Load an object whose programs log into c->log_buf on failure. */
+static int load_obj(struct apply_ctx *c, struct bpf_object *obj, const char *what, const char *path)
+{
+	struct bpf_program *prog;
+	const char *tail;
+	int err;
+
+	c->log_buf[0] = '\0';
+	bpf_object__for_each_program(prog, obj)
+		bpf_program__set_log_buf(prog, c->log_buf, LOG_BUF_SIZE);
+	err = bpf_object__load(obj);
+	if (!err)
+		return 0;
+	log_verifier(what, c->log_buf);
+	/* The diag holds the end of the log: where the verifier stopped. */
+	tail = c->log_buf;
+	if (strlen(tail) > 400)
+		tail += strlen(tail) - 400;
+	return sfc_diag_set(c->diag, err, path, "cannot load %s: %s%s%s", what, strerror(-err),
+			    *tail ? "; verifier: " : "", tail);
+}
+
+static bool is_chain_map(const char *name)
+{
+	return !strcmp(name, "sfc_progs") || !strcmp(name, "sfc_scratch") ||
+	       !strcmp(name, "sfc_stats");
+}
+
+static int reuse_chain_maps(struct apply_ctx *c, struct bpf_object *obj, int progs_fd)
+{
+	struct bpf_map *map;
+	const char *name;
+	int err = 0, fd;
+
+	bpf_object__for_each_map(map, obj) {
+		name = bpf_map__name(map);
+		if (!strcmp(name, "sfc_progs"))
+			fd = progs_fd;
+		else if (!strcmp(name, "sfc_scratch"))
+			fd = c->scratch_fd;
+		else if (!strcmp(name, "sfc_stats"))
+			fd = c->stats_fd;
+		else
+			continue;
+		if (fd < 0)
+			continue;
+		err = bpf_map__reuse_fd(map, fd);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+static int load_base(struct apply_ctx *c)
+{
+	struct sfc_root *root;
+	int err;
+
+	root = sfc_root__open();
+	if (!root)
+		return sfc_diag_set(c->diag, -errno, NULL, "cannot open the root object: %s",
+				    strerror(errno));
+	err = load_obj(c, root->obj, "the root programs", NULL);
+	if (err)
+		goto out;
+	err = pin_fd(c, bpf_map__fd(root->maps.sfc_stats), "%s", "stats");
+	err = err ?: pin_fd(c, bpf_map__fd(root->maps.sfc_scratch), "%s", "scratch");
+	err = err ?: pin_fd(c, bpf_map__fd(root->maps.sfc_root_progs), "%s", "root_progs");
+	err = err ?: pin_fd(c, bpf_program__fd(root->progs.sfc_root_fwd), "%s", "root_fwd");
+	err = err ?: pin_fd(c, bpf_program__fd(root->progs.sfc_root_rev), "%s", "root_rev");
+	if (err)
+		sfc_diag_set(c->diag, err, NULL, "cannot pin under %s: %s", c->dir, strerror(-err));
+out:
+	sfc_root__destroy(root);
+	return err;
+}
+
+static int open_base(struct apply_ctx *c)
+{
+	c->stats_fd = obj_get(c, "stats");
+	c->scratch_fd = obj_get(c, "scratch");
+	c->root_progs_fd = obj_get(c, "root_progs");
+	c->root_fd[0] = obj_get(c, "root_fwd");
+	c->root_fd[1] = obj_get(c, "root_rev");
+	if (c->stats_fd < 0 || c->scratch_fd < 0 || c->root_progs_fd < 0 || c->root_fd[0] < 0 ||
+	    c->root_fd[1] < 0)
+		return sfc_diag_set(c->diag, -ENOENT, NULL,
+				    "chain %s is damaged: pins missing under %s (sfcctl delete %s)",
+				    c->spec->name, c->dir, c->spec->name);
+	return 0;
+}
+
+static void close_base(struct apply_ctx *c)
+{
+	int *fds[] = { &c->stats_fd, &c->scratch_fd, &c->root_progs_fd, &c->root_fd[0], &c->root_fd[1] };
+	size_t i;
+
+	for (i = 0; i < sizeof(fds) / sizeof(fds[0]); i++) {
+		if (*fds[i] >= 0)
+			close(*fds[i]);
+		*fds[i] = -1;
+	}
+}
+
+/* Stable stage ids: a function keeps its id as long as its name stays. */
+static void assign_ids(struct apply_ctx *c)
+{
+	const struct sfc_chain_spec *s = c->spec;
+	bool used[SFC_MAX_STAGES] = { [SFC_STAGE_ENTRY] = true, [SFC_STAGE_EGRESS] = true };
+	struct sfc_hop_stats *zero;
+	unsigned int i, j, id;
+	int ncpu;
+	__u32 key;
+
+	memset(c->info.fn, 0, sizeof(c->info.fn));
+	c->info.n_functions = s->n_functions;
+	for (i = 0; i < s->n_functions; i++) {
+		snprintf(c->info.fn[i].name, sizeof(c->info.fn[i].name), "%s", s->functions[i].name);
+		snprintf(c->info.fn[i].type, sizeof(c->info.fn[i].type), "%s", s->functions[i].type->name);
+		for (j = 0; c->exists && j < c->old.n_functions; j++)
+			if (!strcmp(c->old.fn[j].name, s->functions[i].name))
+				c->info.fn[i].id = c->old.fn[j].id;
+		if (c->info.fn[i].id)
+			used[c->info.fn[i].id] = true;
+	}
+	ncpu = libbpf_num_possible_cpus();
+	zero = ncpu > 0 ? calloc(ncpu, sizeof(*zero)) : NULL;
+	for (i = 0; i < s->n_functions; i++) {
+		if (c->info.fn[i].id)
+			continue;
+		for (id = SFC_STAGE_FIRST_NF; used[id]; id++)
+			;
+		used[id] = true;
+		c->info.fn[i].id = id;
+		/* A new function starts from zero, whoever had the id before. */
+		for (key = SFC_STATS_KEY(id, 0); zero && key <= SFC_STATS_KEY(id, 1); key++)
+			bpf_map_update_elem(c->stats_fd, &key, zero, BPF_ANY);
+	}
+	free(zero);
+}
+
+static int nf_map_dir(struct apply_ctx *c, char *buf, size_t len, const char *fn)
+{
+	return path_of(c, buf, len, "nf/%s", fn);
+}
+
+static int load_function(struct apply_ctx *c, unsigned int i, int progs_fd)
+{
+	const struct sfc_function *fn = &c->spec->functions[i];
+	char path[64], dir[PATH_MAX], pin[PATH_MAX + 64], what[96];
+	struct bpf_object *obj;
+	struct bpf_map *map;
+	struct stat st;
+	int err;
+
+	snprintf(path, sizeof(path), "spec.functions[%u]", i);
+	snprintf(what, sizeof(what), "function %s (%s)", fn->name, fn->type->name);
+	obj = fn->type->open();
+	if (!obj)
+		return sfc_diag_set(c->diag, -errno, path, "cannot open %s: %s", what, strerror(errno));
+	c->nf_obj[i] = obj;
+
+	err = nf_map_dir(c, dir, sizeof(dir), fn->name);
+	if (err)
+		return err;
+	c->nf_dir_new[i] = stat(dir, &st) != 0;
+	err = sfc_mkdir_p(dir);
+	if (err)
+		return sfc_diag_set(c->diag, err, path, "cannot create %s: %s", dir, strerror(-err));
+
+	err = reuse_chain_maps(c, obj, progs_fd);
+	if (err)
+		return sfc_diag_set(c->diag, err, path, "%s: cannot share the chain maps: %s", what,
+				    strerror(-err));
+	bpf_object__for_each_map(map, obj) {
+		if (bpf_map__is_internal(map) || is_chain_map(bpf_map__name(map)))
+			continue;
+		snprintf(pin, sizeof(pin), "%s/%s", dir, bpf_map__name(map));
+		err = bpf_map__set_pin_path(map, pin);
+		if (err)
+			return err;
+	}
+	err = set_rodata_u32(obj, "sfc_stage_id", c->info.fn[i].id);
+	if (err)
+		return sfc_diag_set(c->diag, err, path, "%s: object has no sfc_stage_id: %s", what,
+				    strerror(-err));
+	if (fn->type->prepare) {
+		err = fn->type->prepare(obj, fn->config);
+		if (err)
+			return sfc_diag_set(c->diag, err, path, "%s: %s", what, strerror(-err));
+	}
+	return load_obj(c, obj, what, path);
+}
+
+static int configure_function(struct apply_ctx *c, unsigned int i)
+{
+	const struct sfc_function *fn = &c->spec->functions[i];
+	char dir[PATH_MAX], path[64];
+	struct sfc_nf_ctx nc = {
+		.chain = c->spec->name, .fn = fn, .map_dir = dir, .diag = c->diag,
+	};
+	int err;
+
+	if (!fn->type->configure)
+		return 0;
+	err = nf_map_dir(c, dir, sizeof(dir), fn->name);
+	if (err)
+		return err;
+	err = fn->type->configure(&nc, fn->config);
+	if (err && !c->diag->msg[0]) {
+		snprintf(path, sizeof(path), "spec.functions[%u].config", i);
+		sfc_diag_set(c->diag, err, path, "cannot configure function %s: %s", fn->name,
+			     strerror(-err));
+	}
+	return err;
+}
+
+static int prog_fd_by_name(struct bpf_object *obj, const char *name)
+{
+	struct bpf_program *p = bpf_object__find_program_by_name(obj, name);
+
+	return p ? bpf_program__fd(p) : -ENOENT;
+}
+
+/* Build generation c->info.generation: load, fill its program array, pin. */
+static int build_generation(struct apply_ctx *c, const struct sfc_egress_cfg *eg)
+{
+	const struct sfc_chain_spec *s = c->spec;
+	int progs_fd, egress_fd, fd, err;
+	unsigned int i, slot, n = s->n_functions;
+	char rel[128];
+
+	snprintf(rel, sizeof(rel), "gen%u", c->info.generation);
+	err = path_of(c, c->gen_dir, sizeof(c->gen_dir), "%s", rel);
+	if (err)
+		return err;
+	sfc_rm_tree(c->gen_dir);	/* the remains of an apply that died */
+
+	c->entry = sfc_entry__open();
+	if (!c->entry)
+		return sfc_diag_set(c->diag, -errno, NULL, "cannot open the entry object: %s",
+				    strerror(errno));
+	memcpy((void *)&c->entry->rodata->sfc_egress_cfg, eg, sizeof(*eg));
+	err = reuse_chain_maps(c, c->entry->obj, -1);
+	if (err)
+		return sfc_diag_set(c->diag, err, NULL, "entry: cannot share the chain maps: %s",
+				    strerror(-err));
+	err = load_obj(c, c->entry->obj, "the chain entry", NULL);
+	if (err)
+		return err;
+	progs_fd = bpf_map__fd(c->entry->maps.sfc_progs);
+	egress_fd = bpf_program__fd(c->entry->progs.sfc_egress);
+
+	for (i = 0; i < n; i++) {
+		err = load_function(c, i, progs_fd);
+		if (err)
+			return err;
+	}
+
+	/* Forward: functions in order; reverse: in reverse order; egress after. */
+	for (slot = 0; slot < SFC_PROG_SLOTS; slot++) {
+		unsigned int pos = slot % SFC_DIR_SLOTS;
+		bool rev = slot >= SFC_DIR_SLOTS;
+
+		if (pos < n) {
+			i = rev ? n - 1 - pos : pos;
+			fd = prog_fd_by_name(c->nf_obj[i], s->functions[i].type->prog_name);
+		} else {
+			fd = egress_fd;
+		}
+		if (fd < 0 || bpf_map_update_elem(progs_fd, &slot, &fd, BPF_ANY))
+			return sfc_diag_set(c->diag, fd < 0 ? fd : -errno, NULL,
+					    "cannot fill the program array (slot %u): %s", slot,
+					    strerror(fd < 0 ? -fd : errno));
+	}
+
+	err = sfc_mkdir_p(c->gen_dir);
+	snprintf(rel, sizeof(rel), "gen%u/%%s", c->info.generation);
+	err = err ?: pin_fd(c, progs_fd, rel, "progs");
+	err = err ?: pin_fd(c, bpf_program__fd(c->entry->progs.sfc_entry_fwd), rel, "entry_fwd");
+	err = err ?: pin_fd(c, bpf_program__fd(c->entry->progs.sfc_entry_rev), rel, "entry_rev");
+	err = err ?: pin_fd(c, egress_fd, rel, "egress");
+	for (i = 0; !err && i < n; i++) {
+		char name[SFC_NAME_MAX + 8];
+
+		snprintf(name, sizeof(name), "fn_%s", s->functions[i].name);
+		err = pin_fd(c, prog_fd_by_name(c->nf_obj[i], s->functions[i].type->prog_name), rel,
+			     name);
+	}
+	if (err)
+		return sfc_diag_set(c->diag, err, NULL, "cannot pin generation %u: %s",
+				    c->info.generation, strerror(-err));
+	return 0;
+}
+
+static void close_generation(struct apply_ctx *c)
+{
+	unsigned int i;
+
+	for (i = 0; i < SFC_MAX_FUNCTIONS; i++) {
+		bpf_object__close(c->nf_obj[i]);
+		c->nf_obj[i] = NULL;
+	}
+	sfc_entry__destroy(c->entry);
+	c->entry = NULL;
+}
+
+/* Undo a generation that did not go live: its pins and the new NF maps. */
+static void discard_generation(struct apply_ctx *c)
+{
+	char dir[PATH_MAX];
+	unsigned int i;
+
+	if (c->gen_dir[0])
+		sfc_rm_tree(c->gen_dir);
+	for (i = 0; i < c->spec->n_functions; i++)
+		if (c->nf_dir_new[i] && !nf_map_dir(c, dir, sizeof(dir), c->spec->functions[i].name))
+			sfc_rm_tree(dir);
+}
+
+/*
+ * Wait until no CPU can still run a program of the old generation.
+ * MEMBARRIER_CMD_GLOBAL is synchronize_rcu(), and XDP runs inside RCU
+ * read-side sections; a sleep backs it up where membarrier is refused.
+ */
+static void grace_period(void)
+{
+	if (syscall(__NR_membarrier, MEMBARRIER_CMD_GLOBAL, 0, 0))
+		usleep(100 * 1000);
+}
+
+static int go_live(struct apply_ctx *c)
+{
+	__u32 dir;
+	int fd;
+
+	for (dir = 0; dir < 2; dir++) {
+		fd = bpf_program__fd(dir ? c->entry->progs.sfc_entry_rev : c->entry->progs.sfc_entry_fwd);
+		if (bpf_map_update_elem(c->root_progs_fd, &dir, &fd, BPF_ANY))
+			return sfc_diag_set(c->diag, -errno, NULL, "cannot switch to generation %u: %s",
+					    c->info.generation, strerror(errno));
+	}
+	return 0;
+}
+
+/* Remove every generation but the live one and the maps of removed functions. */
+static void collect_garbage(struct apply_ctx *c)
+{
+	char p[PATH_MAX], live[32];
+	struct dirent *de;
+	unsigned int i;
+	bool keep;
+	DIR *d;
+
+	snprintf(live, sizeof(live), "gen%u", c->info.generation);
+	d = opendir(c->dir);
+	if (d) {
+		while ((de = readdir(d))) {
+			if (strncmp(de->d_name, "gen", 3) || !strcmp(de->d_name, live))
+				continue;
+			if (!path_of(c, p, sizeof(p), "%s", de->d_name))
+				sfc_rm_tree(p);
+		}
+		closedir(d);
+	}
+	if (path_of(c, p, sizeof(p), "nf"))
+		return;
+	d = opendir(p);
+	if (!d)
+		return;
+	while ((de = readdir(d))) {
+		if (de->d_name[0] == '.')
+			continue;
+		keep = false;
+		for (i = 0; i < c->spec->n_functions; i++)
+			keep |= !strcmp(de->d_name, c->spec->functions[i].name);
+		if (!keep && !nf_map_dir(c, p, sizeof(p), de->d_name))
+			sfc_rm_tree(p);
+	}
+	closedir(d);
+}
+
+/* ---- attach ------------------------------------------------------------- */
+
+struct attach_set {
+	unsigned int n;
+	const char *ifname[2];
+	int ifindex[2];
+	enum sfc_xdp_mode mode;
+};
+
+static void attach_set_of_spec(struct apply_ctx *c, struct attach_set *a)
+{
+	const struct sfc_chain_spec *s = c->spec;
+
+	a->n = s->egress.action == SFC_EGRESS_ACTION_REDIRECT ? 2 : 1;
+	a->ifname[0] = s->interface;
+	a->ifname[1] = s->egress.interface;
+	a->ifindex[0] = c->ifindex[0];
+	a->ifindex[1] = c->ifindex[1];
+	a->mode = s->xdp_mode;
+}
+
+static void attach_set_of_old(struct apply_ctx *c, struct attach_set *a)
+{
+	a->n = c->old.method[1] ? 2 : 1;
+	a->ifname[0] = c->old.ifname[0];
+	a->ifname[1] = c->old.ifname[1];
+	a->ifindex[0] = c->old.ifindex[0];
+	a->ifindex[1] = c->old.ifindex[1];
+	a->mode = c->old.want_mode;
+}
+
+static int attach_all(struct apply_ctx *c, const struct attach_set *a)
+{
+	struct sfc_attach_res res;
+	char link_pin[PATH_MAX];
+	unsigned int dir;
+	int err;
+
+	memset(c->info.method, 0, sizeof(c->info.method));
+	memset(c->info.ifindex, 0, sizeof(c->info.ifindex));
+	memset(c->info.ifname, 0, sizeof(c->info.ifname));
+	for (dir = 0; dir < a->n; dir++) {
+		struct sfc_attach_req req = {
+			.prog_fd = c->root_fd[dir],
+			.ifindex = a->ifindex[dir],
+			.ifname = a->ifname[dir],
+			.path = dir ? "spec.egress.interface" : "spec.interface",
+			.mode = a->mode,
+			.link_pin = link_pin,
+		};
+
+		path_of(c, link_pin, sizeof(link_pin), "link_%s", dir ? "rev" : "fwd");
+		err = sfc_attach(&req, &res, c->diag);
+		if (err) {
+			if (a->mode == SFC_XDP_MODE_NATIVE)
+				snprintf(c->diag->path, sizeof(c->diag->path), "spec.xdpMode");
+			while (dir-- > 0) {
+				path_of(c, link_pin, sizeof(link_pin), "link_%s", dir ? "rev" : "fwd");
+				sfc_detach(c->root_fd[dir], a->ifindex[dir], c->info.method[dir],
+					   c->info.mode[dir], link_pin);
+				unlink(link_pin);
+			}
+			return err;
+		}
+		c->info.method[dir] = res.method;
+		c->info.mode[dir] = res.mode;
+		c->info.ifindex[dir] = a->ifindex[dir];
+		snprintf(c->info.ifname[dir], IF_NAMESIZE, "%s", a->ifname[dir]);
+	}
+	return 0;
+}
+
+static void detach_old(struct apply_ctx *c)
+{
+	char link_pin[PATH_MAX];
+	unsigned int dir;
+
+	for (dir = 0; dir < 2; dir++) {
+		if (!c->old.method[dir])
+			continue;
+		path_of(c, link_pin, sizeof(link_pin), "link_%s", dir ? "rev" : "fwd");
+		sfc_detach(c->root_fd[dir], c->old.ifindex[dir], c->old.method[dir], c->old.mode[dir],
+			   link_pin);
+		unlink(link_pin);
+	}
+}
+
+/* ---- apply -------------------------------------------------------------- */
+
+static bool attachment_changed(struct apply_ctx *c)
+{
+	const struct sfc_chain_spec *s = c->spec;
+
+	return c->old.want_mode != s->xdp_mode || c->old.ifindex[0] != (__u32)c->ifindex[0] ||
+	       c->old.ifindex[1] != (__u32)c->ifindex[1] || strcmp(c->old.netns, c->info.netns) ||
+	       strcmp(c->old.ifname[0], s->interface) ||
+	       (c->ifindex[1] && strcmp(c->old.ifname[1], s->egress.interface));
+}
+
+static bool still_attached(struct apply_ctx *c)
+{
+	struct bpf_prog_info pi = {};
+	__u32 len = sizeof(pi);
+	char link_pin[PATH_MAX];
+	unsigned int dir;
+
+	for (dir = 0; dir < 2; dir++) {
+		if (!c->old.method[dir])
+			continue;
+		memset(&pi, 0, sizeof(pi));
+		len = sizeof(pi);
+		if (bpf_obj_get_info_by_fd(c->root_fd[dir], &pi, &len))
+			return false;
+		path_of(c, link_pin, sizeof(link_pin), "link_%s", dir ? "rev" : "fwd");
+		if (!sfc_attached(pi.id, c->old.ifindex[dir], c->old.method[dir], link_pin))
+			return false;
+	}
+	return true;
+}
+
+static int apply_locked(struct apply_ctx *c, const struct sfc_apply_opts *opts,
+			enum sfc_apply_result *result)
+{
+	const struct sfc_chain_spec *s = c->spec;
+	struct sfc_egress_cfg eg;
+	struct timespec now;
+	char *json;
+	bool reattach = false;
+	int err, saved_ns = -1;
+	unsigned int i;
+
+	json = sfc_chain_spec__to_json(s, false);
+	if (!json)
+		return -ENOMEM;
+	c->info.struct_hash = sfc_hash(json);
+	free(json);
+	json = sfc_chain_spec__to_json(s, true);
+	if (!json)
+		return -ENOMEM;
+	c->info.full_hash = sfc_hash(json);
+	free(json);
+
+	c->info.abi_version = SFC_ABI_VERSION;
+	c->info.want_mode = s->xdp_mode;
+	c->info.egress = s->egress.action;
+	if (opts && opts->netns)
+		snprintf(c->info.netns, sizeof(c->info.netns), "%s", opts->netns);
+
+	err = sfc_info_read(c->dir, &c->old);
+	if (err == -EPROTO)
+		return sfc_diag_set(c->diag, err, NULL,
+				    "chain %s was pinned by another sfc ABI version (%u, this is %u)",
+				    s->name, c->old.abi_version, SFC_ABI_VERSION);
+	c->exists = !err;
+	if (!c->exists && !access(c->dir, F_OK))
+		return sfc_diag_set(c->diag, -EEXIST, NULL,
+				    "%s exists but holds no chain (sfcctl delete %s cleans it up)",
+				    c->dir, s->name);
+
+	err = sfc_netns_enter(c->info.netns, &saved_ns);
+	if (err)
+		return sfc_diag_set(c->diag, err, NULL, "cannot enter netns %s: %s", c->info.netns,
+				    strerror(-err));
+	err = host_checks(c, &eg);
+	if (err || (opts && opts->dry_run))
+		goto out;
+
+	if (c->exists) {
+		err = open_base(c);
+		if (err)
+			goto out;
+		reattach = attachment_changed(c) || !still_attached(c);
+		memcpy(c->info.method, c->old.method, sizeof(c->info.method));
+		memcpy(c->info.mode, c->old.mode, sizeof(c->info.mode));
+		memcpy(c->info.ifindex, c->old.ifindex, sizeof(c->info.ifindex));
+		memcpy(c->info.ifname, c->old.ifname, sizeof(c->info.ifname));
+		if (!reattach && c->old.full_hash == c->info.full_hash) {
+			*result = SFC_APPLY_UNCHANGED;
+			goto out;
+		}
+		c->info.generation = c->old.generation;
+		assign_ids(c);
+		if (!reattach && c->old.struct_hash == c->info.struct_hash) {
+			for (i = 0; i < s->n_functions && !err; i++)
+				err = configure_function(c, i);
+			if (!err)
+				err = write_state(c);
+			*result = SFC_APPLY_CONFIG;
+			goto out;
+		}
+	} else {
+		err = sfc_mkdir_p(c->dir);
+		if (err) {
+			sfc_diag_set(c->diag, err, NULL, "cannot create %s: %s", c->dir, strerror(-err));
+			goto out;
+		}
+		err = create_state_maps(c);
+		err = err ?: load_base(c);
+		err = err ?: open_base(c);
+		if (err)
+			goto out_new;
+		assign_ids(c);
+	}
+
+	c->info.generation++;
+	err = build_generation(c, &eg);
+	for (i = 0; !err && i < s->n_functions; i++)
+		err = configure_function(c, i);
+	if (err)
+		goto out_gen;
+
+	if (reattach)
+		detach_old(c);
+	err = go_live(c);
+	if (!err && (!c->exists || reattach)) {
+		struct attach_set a;
+
+		attach_set_of_spec(c, &a);
+		err = attach_all(c, &a);
+	}
+	if (err)
+		goto out_gen;
+	clock_gettime(CLOCK_REALTIME, &now);
+	c->info.applied_at_ns = (__u64)now.tv_sec * 1000000000ULL + now.tv_nsec;
+	err = write_state(c);
+	if (err) {
+		sfc_diag_set(c->diag, err, NULL, "cannot record the chain state: %s", strerror(-err));
+		goto out;
+	}
+	grace_period();
+	collect_garbage(c);
+	*result = !c->exists ? SFC_APPLY_CREATED : reattach ? SFC_APPLY_REATTACHED : SFC_APPLY_SWAPPED;
+	goto out;
+
+out_gen:
+	discard_generation(c);
+	if (reattach && c->exists) {
+		/* Put the old generation back on the old interfaces. */
+		char rel[32];
+		int fd;
+		__u32 dir;
+
+		for (dir = 0; dir < 2; dir++) {
+			snprintf(rel, sizeof(rel), "gen%u/entry_%s", c->old.generation, dir ? "rev" : "fwd");
+			fd = obj_get(c, rel);
+			if (fd >= 0) {
+				bpf_map_update_elem(c->root_progs_fd, &dir, &fd, BPF_ANY);
+				close(fd);
+			}
+		}
+		struct attach_set a;
+		struct sfc_diag d2 = {};
+		struct sfc_diag *keep = c->diag;
+
+		attach_set_of_old(c, &a);
+		c->diag = &d2;	/* the first error is the one to report */
+		if (attach_all(c, &a))
+			sfc_log(SFC_LOG_ERROR, "could not restore the previous attachment of %s: %s",
+				s->name, d2.msg);
+		c->diag = keep;
+	}
+out_new:
+	if (!c->exists && err) {
+		sfc_rm_tree(c->dir);
+	}
+out:
+	sfc_netns_leave(saved_ns);
+	return err;
+}
+
+static int lock_root(const char *root)
+{
+	int fd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	if (fd < 0)
+		return -errno;
+	if (flock(fd, LOCK_EX)) {
+		close(fd);
+		return -errno;
+	}
+	return fd;
+}
+
+int sfc_chain__apply(const struct sfc_chain_spec *spec, const struct sfc_apply_opts *opts,
+		     enum sfc_apply_result *result, struct sfc_diag *diag)
+{
+	struct sfc_diag dummy;
+	struct apply_ctx *c;
+	int err, lock;
+
+	if (!diag)
+		diag = &dummy;
+	memset(diag, 0, sizeof(*diag));
+	snprintf(diag->file, sizeof(diag->file), "%s", spec->file);
+	sfc_libbpf_log_init();
+
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		return -ENOMEM;
+	c->log_buf = malloc(LOG_BUF_SIZE);
+	if (!c->log_buf) {
+		free(c);
+		return -ENOMEM;
+	}
+	c->spec = spec;
+	c->diag = diag;
+	c->root = opts && opts->pin_root ? opts->pin_root : SFC_PIN_ROOT;
+	c->stats_fd = c->scratch_fd = c->root_progs_fd = c->root_fd[0] = c->root_fd[1] = -1;
+
+	err = sfc_bpffs_ensure(c->root);
+	if (err) {
+		sfc_diag_set(diag, err, NULL, "no bpffs at %s: %s", c->root, strerror(-err));
+		goto out;
+	}
+	err = sfc_pin_path(c->dir, sizeof(c->dir), c->root, spec->name, NULL);
+	if (err)
+		goto out;
+	lock = lock_root(c->root);
+	if (lock < 0) {
+		err = sfc_diag_set(diag, lock, NULL, "cannot lock %s: %s", c->root, strerror(-lock));
+		goto out;
+	}
+	err = apply_locked(c, opts, result);
+	close(lock);
+out:
+	close_generation(c);
+	close_base(c);
+	free(c->log_buf);
+	free(c);
+	return err;
+}
+
+/* ---- delete ------------------------------------------------------------- */
+
+int sfc_chain__delete(const char *name, const char *pin_root, struct sfc_diag *diag)
+{
+	struct apply_ctx c = { .diag = diag };
+	struct sfc_chain_spec spec = {};
+	struct sfc_diag dummy;
+	int err, lock, saved_ns = -1;
+
+	if (!diag)
+		c.diag = diag = &dummy;
+	memset(diag, 0, sizeof(*diag));
+	if (!sfc_name_valid(name))
+		return sfc_diag_set(diag, -EINVAL, NULL, "\"%s\" is not a chain name", name);
+	c.root = pin_root ? pin_root : SFC_PIN_ROOT;
+	snprintf(spec.name, sizeof(spec.name), "%s", name);
+	c.spec = &spec;
+	c.stats_fd = c.scratch_fd = c.root_progs_fd = c.root_fd[0] = c.root_fd[1] = -1;
+	err = sfc_pin_path(c.dir, sizeof(c.dir), c.root, name, NULL);
+	if (err)
+		return err;
+	if (access(c.dir, F_OK))
+		return sfc_diag_set(diag, -ENOENT, NULL, "chain %s does not exist", name);
+	lock = lock_root(c.root);
+	if (lock < 0)
+		return sfc_diag_set(diag, lock, NULL, "cannot lock %s: %s", c.root, strerror(-lock));
+
+	err = sfc_info_read(c.dir, &c.old);
+	if (!err) {
+		c.root_fd[0] = obj_get(&c, "root_fwd");
+		c.root_fd[1] = obj_get(&c, "root_rev");
+		/* libxdp detaches through netlink, in the interface's netns. */
+		if (sfc_netns_enter(c.old.netns, &saved_ns))
+			sfc_log(SFC_LOG_WARN, "netns %s is gone; its interfaces went with it",
+				c.old.netns);
+		detach_old(&c);
+		sfc_netns_leave(saved_ns);
+		grace_period();
+	} else {
+		sfc_log(SFC_LOG_WARN, "chain %s has no readable info (%s): removing its pins",
+			name, strerror(-err));
+	}
+	close_base(&c);
+	err = sfc_rm_tree(c.dir);
+	if (err)
+		sfc_diag_set(diag, err, NULL, "cannot remove %s: %s", c.dir, strerror(-err));
+	close(lock);
+	return err;
+}

@@ -1,0 +1,64 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/* libsfc internals shared between its files. */
+#ifndef SFC_INTERNAL_H
+#define SFC_INTERNAL_H
+
+#include <stdarg.h>
+#include <linux/types.h>
+#include "sfc/sfc.h"
+#include "shared/sfc_abi.h"
+
+/* ---- log.c ---- */
+void sfc_log(enum sfc_log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Fill diag (path may be NULL) and return err (a -errno). */
+int sfc_diag_set(struct sfc_diag *d, int err, const char *path, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+/* Route libbpf's messages to the sfc log (debug level), once. */
+void sfc_libbpf_log_init(void);
+
+/* ---- pin.c: bpffs ---- */
+#define SFC_SPEC_MAX (256 * 1024)
+
+/*
+ * <chain>/info, key 0: what the runtime needs to find and update a chain.
+ * Written by apply, read by status, stats and delete. Versioned by
+ * abi_version; a chain written by another ABI is refused, never misread.
+ */
+struct sfc_info_fn {
+	char name[SFC_NAME_MAX + 1];
+	char type[SFC_NAME_MAX + 1];
+	__u16 id;
+};
+
+struct sfc_chain_info {
+	__u32 abi_version;
+	__u32 generation;
+	__u64 applied_at_ns;
+	__u64 struct_hash;		/* canonical spec without configs */
+	__u64 full_hash;		/* canonical spec with configs */
+	__u32 ifindex[2];
+	char ifname[2][IF_NAMESIZE];
+	char netns[64];
+	__u8 method[2];			/* enum sfc_attach_method */
+	__u8 mode[2];			/* as attached: native or skb */
+	__u8 want_mode;			/* spec.xdpMode */
+	__u8 egress;			/* enum sfc_egress */
+	__u16 n_functions;
+	struct sfc_info_fn fn[SFC_MAX_FUNCTIONS];
+};
+
+int sfc_bpffs_ensure(const char *root);
+int sfc_pin_path(char *buf, size_t len, const char *root, const char *chain, const char *rel);
+/* Remove a pin folder and everything under it (bpffs: unlink + rmdir). */
+int sfc_rm_tree(const char *path);
+int sfc_mkdir_p(const char *path);
+uint64_t sfc_hash(const char *s);
+
+int sfc_info_read(const char *dir, struct sfc_chain_info *info);
+
+/* ---- netns ---- */
+/* Enter /run/netns/name (no-op for NULL/""); *saved gets the old one. */
+int sfc_netns_enter(const char *name, int *saved);
+void sfc_netns_leave(int saved);
+
+#endif

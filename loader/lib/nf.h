@@ -1,0 +1,52 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * Network function types. Each type parses its `config:`, brings its BPF
+ * object and writes its runtime configuration into its maps.
+ *
+ * Life of a function in a generation: open() gives a fresh bpf_object; the
+ * runtime gives it the chain's maps and pins its other maps under
+ * <chain>/nf/<function>/ (reused across generations, so state survives);
+ * prepare() sets load-time knobs (rodata) before load; after load and
+ * pinning, configure() writes the runtime configuration. A re-apply that
+ * changes only configs calls configure() alone, on the pinned maps.
+ */
+#ifndef SFC_NF_H
+#define SFC_NF_H
+
+#include <bpf/libbpf.h>
+#include "sfc/sfc.h"
+#include "json.h"
+#include "sfc_yaml.h"
+
+struct sfc_nf_ctx {
+	const char *chain;		/* chain name */
+	const struct sfc_function *fn;
+	const char *map_dir;		/* <pin root>/<chain>/nf/<function> */
+	struct sfc_diag *diag;
+};
+
+struct sfc_nf_type {
+	const char *name;		/* the chain file's `type:` */
+	const char *summary;
+	/* config may be absent (c->n == NULL); store the result in *cfg. */
+	int (*parse)(const struct sfc_ynode *config, void **cfg);
+	void (*free)(void *cfg);
+	/* Canonical JSON of the config (an object). */
+	void (*dump)(const void *cfg, struct sfc_json *j);
+	/* A fresh object, and its XDP entry program's name. */
+	struct bpf_object *(*open)(void);
+	const char *prog_name;
+	/* Optional: set rodata on the opened object before load. */
+	int (*prepare)(struct bpf_object *obj, const void *cfg);
+	/* Optional: write runtime config into the pinned maps. */
+	int (*configure)(const struct sfc_nf_ctx *ctx, const void *cfg);
+};
+
+const struct sfc_nf_type *sfc_nf_type__find(const char *name);
+/* For help texts: the types, NULL-terminated. */
+const struct sfc_nf_type *const *sfc_nf_types(void);
+
+/* fd of a pinned map of the function (caller closes), or -errno. */
+int sfc_nf__map_fd(const struct sfc_nf_ctx *ctx, const char *map_name);
+
+#endif

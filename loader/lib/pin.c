@@ -1,0 +1,158 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+#include <linux/magic.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+
+#include "internal.h"
+
+#ifndef BPF_FS_MAGIC
+#define BPF_FS_MAGIC 0xcafe4a11
+#endif
+
+int sfc_mkdir_p(const char *path)
+{
+	char tmp[512], *p;
+
+	if (snprintf(tmp, sizeof(tmp), "%s", path) >= (int)sizeof(tmp))
+		return -ENAMETOOLONG;
+	for (p = tmp + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(tmp, 0700) && errno != EEXIST)
+			return -errno;
+		*p = '/';
+	}
+	if (mkdir(tmp, 0700) && errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
+/*
+ * Make sure root lives on a bpffs. The default root's /sys/fs/bpf is
+ * mounted when it is not; any other root must already be on one.
+ */
+int sfc_bpffs_ensure(const char *root)
+{
+	struct statfs st;
+	int err;
+
+	if (strncmp(root, "/sys/fs/bpf", 11) == 0 &&
+	    (statfs("/sys/fs/bpf", &st) || st.f_type != BPF_FS_MAGIC)) {
+		if (mount("bpf", "/sys/fs/bpf", "bpf", 0, "mode=0700")) {
+			err = -errno;
+			sfc_log(SFC_LOG_ERROR, "cannot mount bpffs on /sys/fs/bpf: %s", strerror(errno));
+			return err;
+		}
+		sfc_log(SFC_LOG_INFO, "mounted bpffs on /sys/fs/bpf");
+	}
+	err = sfc_mkdir_p(root);
+	if (err)
+		return err;
+	if (statfs(root, &st))
+		return -errno;
+	if (st.f_type != BPF_FS_MAGIC)
+		return -ENOTSUP;
+	return chmod(root, 0700) ? -errno : 0;
+}
+
+int sfc_pin_path(char *buf, size_t len, const char *root, const char *chain, const char *rel)
+{
+	int n;
+
+	if (rel && *rel)
+		n = snprintf(buf, len, "%s/%s/%s", root, chain, rel);
+	else
+		n = snprintf(buf, len, "%s/%s", root, chain);
+	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
+}
+
+int sfc_rm_tree(const char *path)
+{
+	char sub[512];
+	struct dirent *de;
+	struct stat st;
+	int err = 0;
+	DIR *d;
+
+	if (lstat(path, &st))
+		return errno == ENOENT ? 0 : -errno;
+	if (!S_ISDIR(st.st_mode))
+		return unlink(path) ? -errno : 0;
+	d = opendir(path);
+	if (!d)
+		return -errno;
+	while ((de = readdir(d))) {
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		if (snprintf(sub, sizeof(sub), "%s/%s", path, de->d_name) >= (int)sizeof(sub)) {
+			err = -ENAMETOOLONG;
+			continue;
+		}
+		if (sfc_rm_tree(sub) && !err)
+			err = -errno;
+	}
+	closedir(d);
+	if (rmdir(path) && !err)
+		err = -errno;
+	return err;
+}
+
+/* FNV-1a, 64 bit: change detection, not security. */
+uint64_t sfc_hash(const char *s)
+{
+	uint64_t h = 0xcbf29ce484222325ULL;
+
+	for (; *s; s++) {
+		h ^= (unsigned char)*s;
+		h *= 0x100000001b3ULL;
+	}
+	return h;
+}
+
+int sfc_netns_enter(const char *name, int *saved)
+{
+	char path[128];
+	int fd, err;
+
+	*saved = -1;
+	if (!name || !*name)
+		return 0;
+	if (strchr(name, '/') || snprintf(path, sizeof(path), "/run/netns/%s", name) >= (int)sizeof(path))
+		return -EINVAL;
+	*saved = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+	if (*saved < 0)
+		return -errno;
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		err = -errno;
+		close(*saved);
+		*saved = -1;
+		return err;
+	}
+	err = setns(fd, CLONE_NEWNET) ? -errno : 0;
+	close(fd);
+	if (err) {
+		close(*saved);
+		*saved = -1;
+	}
+	return err;
+}
+
+void sfc_netns_leave(int saved)
+{
+	if (saved < 0)
+		return;
+	if (setns(saved, CLONE_NEWNET))
+		sfc_log(SFC_LOG_ERROR, "cannot return to the original netns: %s", strerror(errno));
+	close(saved);
+}

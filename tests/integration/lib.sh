@@ -1,0 +1,296 @@
+# SPDX-License-Identifier: GPL-2.0
+# shellcheck shell=bash
+# shellcheck disable=SC2034 # the lab names and addresses are for the tests
+#
+# Helpers for the integration tests; source it first thing:
+#
+#	. "$(dirname "$0")/lib.sh"
+#	require_root_bpf
+#	lab_up
+#	sfc_apply "$TEST_TMP/chain.yaml"
+#	check "client reaches server" in_ns client ping -c1 -W2 "$SERVER4"
+#	done_testing
+#
+# Each test gets its own lab (namespaces ${LAB_PREFIX}client, ...sfc,
+# ...server; LAB_PREFIX is t<pid>- so tests never clash) and its own
+# $TEST_TMP. On exit, however the test ends (except SIGKILL, e.g. a ctest
+# timeout), the EXIT trap stops the test's background jobs, deletes every
+# chain applied through sfc_apply or named to track_chain, removes the lab
+# and $TEST_TMP.
+#
+# Environment (ctest sets the first three): SFCCTL, SEQGEN, SFC_SRC_DIR,
+# LAB_PREFIX.
+#
+# Never run sfcctl under `ip netns exec`: it remounts /sys and hides
+# /sys/fs/bpf. Use in_ns (nsenter --net) or sfcctl's own -n NETNS.
+
+set -uo pipefail
+
+SFC_SRC_DIR=${SFC_SRC_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
+SFCCTL=${SFCCTL:-$SFC_SRC_DIR/build/loader/sfcctl}
+SEQGEN=${SEQGEN:-$SFC_SRC_DIR/build/tests/integration/seqgen}
+LAB_SH=$SFC_SRC_DIR/scripts/lab.sh
+LAB_PREFIX=${LAB_PREFIX:-t$$-}
+TEST_NAME=$(basename "$0" .sh)
+
+# The lab (scripts/lab.sh holds the same values).
+NS_CLIENT=${LAB_PREFIX}client
+NS_SFC=${LAB_PREFIX}sfc
+NS_SERVER=${LAB_PREFIX}server
+CLIENT_IF=eth0
+SERVER_IF=eth0
+SFC_IN=sfc-in
+SFC_OUT=sfc-out
+CLIENT4=10.10.1.1 SFC_IN4=10.10.1.254 SFC_OUT4=10.10.2.254 SERVER4=10.10.2.1
+CLIENT6=fd00:10:1::1 SFC_IN6=fd00:10:1::fe SFC_OUT6=fd00:10:2::fe SERVER6=fd00:10:2::1
+
+TEST_TMP=$(mktemp -d "${TMPDIR:-/tmp}/sfc-${TEST_NAME}.XXXXXX")
+
+_passed=0
+_failed=0
+_lab_is_up=0
+_chains=()
+
+# ---- assertions ---------------------------------------------------------
+
+ok() {
+	_passed=$((_passed + 1))
+	echo "ok - $*"
+}
+
+fail() {
+	_failed=$((_failed + 1))
+	echo "FAIL - $*"
+}
+
+# check DESC CMD...: pass when CMD exits 0; on failure show its output.
+check() {
+	local desc=$1 out=$TEST_TMP/check.out rc
+	shift
+	"$@" >"$out" 2>&1
+	rc=$?
+	if [ $rc = 0 ]; then
+		ok "$desc"
+	else
+		fail "$desc (exit $rc: $*)"
+		sed 's/^/    | /' "$out"
+	fi
+	return $rc
+}
+
+# check_fails DESC CMD...: pass when CMD exits non-zero.
+check_fails() {
+	local desc=$1 out=$TEST_TMP/check.out
+	shift
+	if "$@" >"$out" 2>&1; then
+		fail "$desc (succeeded, expected failure: $*)"
+		sed 's/^/    | /' "$out"
+		return 1
+	fi
+	ok "$desc"
+}
+
+# is GOT WANT DESC: string equality.
+is() {
+	if [ "$1" = "$2" ]; then
+		ok "$3"
+	else
+		fail "$3 (got '$1', want '$2')"
+		return 1
+	fi
+}
+
+# done_testing: the last line of every test; exit 1 when anything failed.
+done_testing() {
+	echo "$_passed passed, $_failed failed"
+	[ "$_failed" = 0 ] || exit 1
+	exit 0
+}
+
+skip() {
+	echo "SKIP: $*"
+	exit 77
+}
+
+# ---- requirements -------------------------------------------------------
+
+# require_root_bpf: skip (exit 77) unless root with BPF, bpffs and netns.
+require_root_bpf() {
+	local c caps
+
+	[ "$(id -u)" = 0 ] || skip "needs root (uid is $(id -u))"
+	caps=$(awk '/^CapEff:/ {print $2}' /proc/self/status)
+	# CAP_SYS_ADMIN (21) covers bpf() and setns() on every kernel we run.
+	(((0x$caps >> 21) & 1)) || skip "root without CAP_SYS_ADMIN (CapEff $caps)"
+	for c in ip nsenter ethtool bpftool; do
+		command -v "$c" >/dev/null 2>&1 || skip "$c not installed (run scripts/setup.sh)"
+	done
+	[ "$(stat -f -c %T /sys/fs/bpf 2>/dev/null)" = bpf_fs ] ||
+		skip "bpffs not mounted at /sys/fs/bpf (run scripts/setup.sh)"
+	bpftool prog show >/dev/null 2>&1 || skip "bpf() not permitted here (bpftool prog show failed)"
+	ip netns add "${LAB_PREFIX}probe" >/dev/null 2>&1 ||
+		skip "cannot create network namespaces"
+	ip netns delete "${LAB_PREFIX}probe"
+}
+
+# require_sfcctl / require_seqgen: missing binaries are a broken build, not
+# a reason to skip.
+require_sfcctl() {
+	[ -x "$SFCCTL" ] || {
+		echo "FAIL - sfcctl not found at $SFCCTL (build first, or set SFCCTL)"
+		exit 1
+	}
+}
+
+require_seqgen() {
+	[ -x "$SEQGEN" ] || {
+		echo "FAIL - seqgen not found at $SEQGEN (build first, or set SEQGEN)"
+		exit 1
+	}
+}
+
+# ---- lab ----------------------------------------------------------------
+
+lab_up() {
+	_lab_is_up=1 # even a failed up leaves something for cleanup to remove
+	bash "$LAB_SH" up --prefix "$LAB_PREFIX" || {
+		echo "FAIL - lab up (prefix $LAB_PREFIX)"
+		exit 1
+	}
+}
+
+lab_down() {
+	bash "$LAB_SH" down --prefix "$LAB_PREFIX" && _lab_is_up=0
+}
+
+# in_ns NAME CMD...: run CMD in a namespace of this test's lab (client, sfc,
+# server) or any named netns. nsenter --net changes only the network
+# namespace, so /sys/fs/bpf stays visible.
+in_ns() {
+	local n=$1
+	shift
+	if [ -e "/run/netns/$LAB_PREFIX$n" ]; then
+		n=$LAB_PREFIX$n
+	elif [ ! -e "/run/netns/$n" ]; then
+		echo "in_ns: no network namespace '$n' or '$LAB_PREFIX$n'" >&2
+		return 1
+	fi
+	nsenter --net="/run/netns/$n" "$@"
+}
+
+# ---- chains -------------------------------------------------------------
+
+# track_chain NAME: delete chain NAME on exit.
+track_chain() {
+	local c
+	for c in "${_chains[@]}"; do
+		[ "$c" = "$1" ] && return 0
+	done
+	_chains+=("$1")
+}
+
+# chain_name FILE: the chain's name in FILE (its first `name:` key).
+chain_name() {
+	sed -nE 's/^[[:space:]]*name:[[:space:]]*["'\'']?([A-Za-z0-9_-]+)["'\'']?[[:space:]]*(#.*)?$/\1/p' "$1" |
+		head -n 1
+}
+
+# sfc_apply FILE [NAME]: apply FILE in the sfc namespace and track the chain
+# (NAME, or the one chain_name finds). Returns sfcctl's status.
+sfc_apply() {
+	local name=${2:-$(chain_name "$1")}
+	[ -n "$name" ] && track_chain "$name"
+	"$SFCCTL" -n "$NS_SFC" apply "$1"
+}
+
+# ---- traffic ------------------------------------------------------------
+
+# seqgen_recv_start NS PORT [RECV_ARGS...]: start a JSON receiver in NS in the
+# background and wait until its socket is bound. Sets SEQ_RECV_PID.
+seqgen_recv_start() {
+	local ns=$1 port=$2
+	shift 2
+	rm -f "$TEST_TMP/seqgen.ready"
+	in_ns "$ns" "$SEQGEN" recv --port "$port" --ready "$TEST_TMP/seqgen.ready" -j "$@" \
+		>"$TEST_TMP/seqgen.json" 2>"$TEST_TMP/seqgen.err" &
+	SEQ_RECV_PID=$!
+	for _ in $(seq 100); do
+		[ -e "$TEST_TMP/seqgen.ready" ] && return 0
+		kill -0 "$SEQ_RECV_PID" 2>/dev/null || break
+		sleep 0.05
+	done
+	echo "seqgen_recv_start: receiver did not start: $(cat "$TEST_TMP/seqgen.err")" >&2
+	return 1
+}
+
+# seqgen_recv_wait: wait for the receiver (not in $(...): the receiver is a
+# child of this shell only); its JSON line goes to SEQ_RESULT, the status
+# (0: nothing lost) is returned.
+seqgen_recv_wait() {
+	local rc
+	wait "$SEQ_RECV_PID"
+	rc=$?
+	SEQ_RESULT=$(cat "$TEST_TMP/seqgen.json")
+	cat "$TEST_TMP/seqgen.err" >&2
+	return $rc
+}
+
+# json_num JSON KEY: a number (or true/false) from a flat JSON object.
+json_num() {
+	sed -nE "s/.*\"$2\":(-?[0-9.]+|true|false).*/\1/p" <<<"$1"
+}
+
+# ---- cleanup ------------------------------------------------------------
+
+# _descendants PID...: the given PIDs and all their descendants, by pid.
+# A background `in_ns ... &` is a subshell whose child (nsenter, then the
+# command) survives a kill of the subshell alone.
+_descendants() {
+	local f line rest pid ppid found=" $* " more=1
+	local -A parent=()
+	for f in /proc/[0-9]*/stat; do
+		read -r line <"$f" 2>/dev/null || continue
+		pid=${line%% *}
+		rest=${line##*) } # comm may hold spaces and parentheses
+		ppid=${rest#* }
+		parent[$pid]=${ppid%% *}
+	done
+	while [ $more = 1 ]; do
+		more=0
+		for pid in "${!parent[@]}"; do
+			if [[ $found != *" $pid "* && $found == *" ${parent[$pid]} "* ]]; then
+				found+="$pid "
+				more=1
+			fi
+		done
+	done
+	echo "$found"
+}
+
+_cleanup() {
+	local rc=$? c pids
+	trap - EXIT
+	pids=$(jobs -p)
+	if [ -n "$pids" ]; then
+		# shellcheck disable=SC2046,SC2086 # pids: one word each
+		kill $(_descendants $pids) 2>/dev/null
+		wait 2>/dev/null
+	fi
+	# Chains first, while their interfaces still exist to detach from.
+	for c in "${_chains[@]}"; do
+		"$SFCCTL" -n "$NS_SFC" delete "$c" >/dev/null 2>&1 ||
+			"$SFCCTL" delete "$c" >/dev/null 2>&1
+		if [ -e "/sys/fs/bpf/sfc/$c" ]; then
+			echo "cleanup: sfcctl delete $c left /sys/fs/bpf/sfc/$c; removing the pins" >&2
+			rm -rf "/sys/fs/bpf/sfc/$c"
+		fi
+	done
+	if [ $_lab_is_up = 1 ]; then
+		bash "$LAB_SH" down --prefix "$LAB_PREFIX" >/dev/null || echo "cleanup: lab down failed" >&2
+	fi
+	rm -rf "$TEST_TMP"
+	exit $rc
+}
+trap _cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
