@@ -153,19 +153,21 @@ static int apply_print(const struct sfcctl *ctl, const char *name,
 	return out_json_print(&j);
 }
 
-/* A dry run changes nothing and has no result: the host checks passed. */
-static int dry_run_print(const struct sfcctl *ctl, const char *name)
+/* A dry run changes nothing: it says what an apply would do. */
+static int dry_run_print(const struct sfcctl *ctl, const char *name, enum sfc_apply_result r)
 {
 	struct sfc_json j;
 
 	if (!ctl->json) {
-		printf("chain %s: dry run passed, nothing changed\n", name);
+		printf("chain %s: dry run passed, nothing changed; apply would give: %s\n", name,
+		       result_key(r));
 		return EXIT_OK;
 	}
 	out_json_init(ctl, &j);
 	sfc_json__obj_begin(&j);
 	sfc_json__kstr(&j, "chain", name);
 	sfc_json__kbool(&j, "dry_run", true);
+	sfc_json__kstr(&j, "result", result_key(r));
 	sfc_json__obj_end(&j);
 	return out_json_print(&j);
 }
@@ -210,7 +212,7 @@ int cmd_apply(const struct sfcctl *ctl, int argc, char **argv)
 		goto out;
 	}
 	if (ctl->dry_run) {
-		ret = dry_run_print(ctl, spec->name);
+		ret = dry_run_print(ctl, spec->name, r);
 		goto out;
 	}
 	gen = current_generation(ctl, spec->name);
@@ -261,6 +263,12 @@ static const char *format_time(uint64_t ns, bool iso, char *buf, size_t len)
 	return buf;
 }
 
+/* Stage i is a function, not the entry or the egress around them. */
+static bool is_function(const struct sfc_chain_status *st, unsigned int i)
+{
+	return i > 0 && i + 1 < st->n_stages && st->stages[i].type[0];
+}
+
 static void status_stages_plain(const struct sfc_chain_status *st)
 {
 	const struct sfc_stage_status *s;
@@ -270,8 +278,7 @@ static void status_stages_plain(const struct sfc_chain_status *st)
 	for (i = 0; i < st->n_stages; i++) {
 		s = &st->stages[i];
 		printf(" %s%s", i ? "-> " : "", s->name);
-		/* entry and egress are no functions: no type to tell */
-		if (i && i + 1 < st->n_stages && s->type[0])
+		if (is_function(st, i))
 			printf(" (%s)", s->type);
 	}
 	printf("\n");
@@ -411,8 +418,9 @@ static int status_all(const struct sfcctl *ctl)
 	if (err == -ENOENT)
 		n = 0;	/* no chain was ever applied */
 	else if (err)
-		return out_error(ctl, "cannot list the chains in %s: %s", ctl->pin_root,
-				 strerror(-err));
+		return out_error(ctl, "cannot list the chains in %s: %s%s", ctl->pin_root,
+				 strerror(-err), err == -EACCES || err == -EPERM ?
+				 " (are you root?)" : "");
 	out_json_init(ctl, &j);
 	if (ctl->json)
 		sfc_json__arr_begin(&j);
@@ -494,7 +502,7 @@ static int stats_plain(const struct sfc_chain_status *st)
 				continue;
 			row = table_row(&t);
 			table_set(&t, row, 0, "%s", s->name);
-			table_set(&t, row, 1, "%s", s->type[0] ? s->type : "-");
+			table_set(&t, row, 1, "%s", is_function(st, i) ? s->type : "-");
 			table_set(&t, row, 2, "%s", dir_names[d]);
 			for (c = 0; c < N_COUNTERS; c++)
 				table_set(&t, row, 3 + c, "%llu",

@@ -277,6 +277,7 @@ static int dispatch(const struct sfcctl *ctl, const struct parsed *p, int argc, 
 	if (!c) {
 		if (ctl->json)
 			return out_usage(ctl, NULL, "missing command");
+		fprintf(stderr, "sfcctl: missing command\n");
 		print_usage(stderr);
 		return EXIT_USAGE;
 	}

@@ -320,7 +320,7 @@ static int set_rodata_u32(struct bpf_object *obj, const char *var, __u32 val)
 static void log_verifier(const char *what, const char *log)
 {
 	if (log && *log)
-		sfc_log(SFC_LOG_ERROR, "verifier log for %s:\n%s", what, log);
+		sfc_log(SFC_LOG_DEBUG, "verifier log for %s:\n%s", what, log);
 }
 
 /* Load an object whose programs log into c->log_buf on failure. */
@@ -341,8 +341,9 @@ static int load_obj(struct apply_ctx *c, struct bpf_object *obj, const char *wha
 	tail = c->log_buf;
 	if (strlen(tail) > 400)
 		tail += strlen(tail) - 400;
-	return sfc_diag_set(c->diag, err, path, "cannot load %s: %s%s%s", what, strerror(-err),
-			    *tail ? "; verifier: " : "", tail);
+	return sfc_diag_set(c->diag, err, path, "cannot load %s: %s%s%s%s", what, strerror(-err),
+			    *tail ? "; the verifier's log ends with:\n" : "", tail,
+			    *tail ? "\n(sfcctl -v shows the whole log)" : "");
 }
 
 static bool is_chain_map(const char *name)
@@ -869,14 +870,25 @@ static int apply_locked(struct apply_ctx *c, const struct sfc_apply_opts *opts,
 		return sfc_diag_set(c->diag, err, NULL, "cannot enter netns %s: %s", c->info.netns,
 				    strerror(-err));
 	err = host_checks(c, &eg);
-	if (err || (opts && opts->dry_run))
+	if (err)
 		goto out;
+	if (opts && opts->dry_run && !c->exists) {
+		*result = SFC_APPLY_CREATED;
+		goto out;
+	}
 
 	if (c->exists) {
 		err = open_base(c);
 		if (err)
 			goto out;
 		reattach = attachment_changed(c) || !still_attached(c);
+		if (opts && opts->dry_run) {
+			*result = reattach ? SFC_APPLY_REATTACHED :
+				  c->old.full_hash == c->info.full_hash ? SFC_APPLY_UNCHANGED :
+				  c->old.struct_hash == c->info.struct_hash ? SFC_APPLY_CONFIG :
+				  SFC_APPLY_SWAPPED;
+			goto out;
+		}
 		memcpy(c->info.method, c->old.method, sizeof(c->info.method));
 		memcpy(c->info.mode, c->old.mode, sizeof(c->info.mode));
 		memcpy(c->info.ifindex, c->old.ifindex, sizeof(c->info.ifindex));
@@ -1016,7 +1028,12 @@ int sfc_chain__apply(const struct sfc_chain_spec *spec, const struct sfc_apply_o
 
 	err = sfc_bpffs_ensure(c->root);
 	if (err) {
-		sfc_diag_set(diag, err, NULL, "no bpffs at %s: %s", c->root, strerror(-err));
+		if (err == -ENOTSUP)
+			sfc_diag_set(diag, err, NULL,
+				     "%s is not on a bpffs visible to the host (under `ip netns exec`? "
+				     "its private /sys hides /sys/fs/bpf): use sfcctl -n NETNS", c->root);
+		else
+			sfc_diag_set(diag, err, NULL, "no bpffs at %s: %s", c->root, strerror(-err));
 		goto out;
 	}
 	err = sfc_pin_path(c->dir, sizeof(c->dir), c->root, spec->name, NULL);
@@ -1059,7 +1076,9 @@ int sfc_chain__delete(const char *name, const char *pin_root, struct sfc_diag *d
 	if (err)
 		return err;
 	if (access(c.dir, F_OK))
-		return sfc_diag_set(diag, -ENOENT, NULL, "chain %s does not exist", name);
+		return errno == ENOENT ?
+			sfc_diag_set(diag, -ENOENT, NULL, "chain %s does not exist", name) :
+			sfc_diag_set(diag, -errno, NULL, "cannot read %s: %s", c.dir, strerror(errno));
 	lock = lock_root(c.root);
 	if (lock < 0)
 		return sfc_diag_set(diag, lock, NULL, "cannot lock %s: %s", c.root, strerror(-lock));

@@ -11,6 +11,7 @@
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
+#include <stdbool.h>
 
 #include "internal.h"
 
@@ -38,14 +39,43 @@ int sfc_mkdir_p(const char *path)
 }
 
 /*
+ * True when /sys/fs/bpf here is another bpffs instance than the host's, as
+ * under `ip netns exec`, which remounts /sys (and a bpffs) in a private
+ * mount namespace: pins made there die with it, emptying the chain's program
+ * arrays. A container that binds the host's bpffs shares its st_dev. When
+ * init's mount namespace cannot be seen, only a bpffs already mounted is
+ * trusted: sfc mounts one itself only where it is sure to be the host's.
+ */
+static bool private_bpffs(void)
+{
+	struct stat self, init;
+	struct statfs fs;
+
+	if (stat("/proc/self/ns/mnt", &self))
+		return false;
+	if (!stat("/proc/1/ns/mnt", &init) && self.st_ino == init.st_ino &&
+	    self.st_dev == init.st_dev)
+		return false;
+	/* A private mount namespace: its /sys/fs/bpf must be the host's bpffs. */
+	if (statfs("/sys/fs/bpf", &fs) || fs.f_type != BPF_FS_MAGIC)
+		return true;
+	if (stat("/sys/fs/bpf", &self) || stat("/proc/1/root/sys/fs/bpf", &init))
+		return false;	/* cannot tell */
+	return self.st_dev != init.st_dev;
+}
+
+/*
  * Make sure root lives on a bpffs. The default root's /sys/fs/bpf is
- * mounted when it is not; any other root must already be on one.
+ * mounted when it is not; any other root must already be on one. Interfaces
+ * of another netns are reached with -n, never from a private mount.
  */
 int sfc_bpffs_ensure(const char *root)
 {
 	struct statfs st;
 	int err;
 
+	if (strncmp(root, "/sys/fs/bpf", 11) == 0 && private_bpffs())
+		return -ENOTSUP;
 	if (strncmp(root, "/sys/fs/bpf", 11) == 0 &&
 	    (statfs("/sys/fs/bpf", &st) || st.f_type != BPF_FS_MAGIC)) {
 		if (mount("bpf", "/sys/fs/bpf", "bpf", 0, "mode=0700")) {

@@ -1,0 +1,121 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+# A chain in the lab's sfc namespace, applied with sfcctl -n: traffic passes
+# both ways through it (the XDP egress forwards it, the counters say so)
+# after sfcctl has exited; re-apply is a no-op; a failing apply changes
+# nothing; sfcctl under `ip netns exec` is refused; delete leaves nothing
+# pinned or attached.
+# shellcheck source=tests/integration/lib.sh
+. "$(dirname "$0")/lib.sh"
+
+require_root_bpf
+require_sfcctl
+require_seqgen
+
+CHAIN=${LAB_PREFIX%-}-apply
+PIN=/sys/fs/bpf/sfc/$CHAIN
+
+write_chain() { # write_chain FILE FUNCTIONS...
+	local f=$1
+	shift
+	{
+		printf 'apiVersion: sfc/v1alpha1\nkind: Chain\nmetadata:\n  name: %s\n' "$CHAIN"
+		printf 'spec:\n  interface: %s\n  xdpMode: native\n' "$SFC_IN"
+		printf '  egress: {action: redirect, interface: %s}\n  functions:\n' "$SFC_OUT"
+		for fn in "$@"; do
+			printf '    - {name: %s, type: passthrough}\n' "$fn"
+		done
+	} >"$f"
+}
+
+# stat_of STAGE DIR FIELD: a counter from `sfcctl -j stats`.
+stat_of() {
+	"$SFCCTL" -j stats "$CHAIN" | python3 -c '
+import json, sys
+d = json.load(sys.stdin)
+for s in d["stages"]:
+    if s["name"] == sys.argv[1]:
+        print(s[sys.argv[2]][sys.argv[3]])' "$@"
+}
+
+lab_up
+write_chain "$TEST_TMP/a.yaml" first second
+check "validate" "$SFCCTL" validate "$TEST_TMP/a.yaml"
+track_chain "$CHAIN"
+out=$("$SFCCTL" -j -n "$NS_SFC" apply "$TEST_TMP/a.yaml")
+is "$(sed -nE 's/.*"result":"([a-z]+)".*/\1/p' <<<"$out")" created "apply creates the chain"
+check "pinned" test -e "$PIN/info" -a -e "$PIN/root_progs" -a -d "$PIN/gen1"
+
+st=$("$SFCCTL" -j status "$CHAIN")
+is "$(grep -o '"attached":true' <<<"$st" | wc -l)" 2 "both interfaces attached"
+is "$(grep -o '"mode":"native"' <<<"$st" | wc -l)" 2 "native mode on veth"
+check "sfc-in carries an XDP program" bash -c \
+	"nsenter --net=/run/netns/$NS_SFC ip link show $SFC_IN | grep -q xdp"
+
+# sfcctl has exited: the chain runs on its own from its pins.
+for pair in "client:$SERVER4" "server:$CLIENT4" "client:$SERVER6" "server:$CLIENT6"; do
+	from=${pair%%:*} to=${pair#*:}
+	check "ping $from -> $to through the chain" in_ns "$from" ping -c 3 -i 0.2 -W 2 "$to"
+done
+check "routed by the XDP egress (ttl 63)" bash -c \
+	"nsenter --net=/run/netns/$NS_CLIENT ping -c1 -W2 $SERVER4 | grep -q 'ttl=63'"
+
+fwd0=$(stat_of egress forward forwarded)
+rev0=$(stat_of egress reverse forwarded)
+seqgen_recv_start server 5001 --expect 2000 --timeout 2
+check "send 2000 client -> server" in_ns client "$SEQGEN" send --dst "$SERVER4" --port 5001 \
+	--count 2000 --rate 20000 --size 200
+seqgen_recv_wait
+is "$(json_num "$SEQ_RESULT" lost)" 0 "2000 datagrams, none lost"
+fwd1=$(stat_of egress forward forwarded)
+check "the XDP egress forwarded them all ($fwd0 -> $fwd1)" test $((fwd1 - fwd0)) -ge 2000
+seqgen_recv_start client 5002 --expect 500 --timeout 2
+check "send 500 server -> client (v6)" in_ns server "$SEQGEN" send --dst "$CLIENT6" --port 5002 \
+	--count 500 --rate 20000 --size 200
+seqgen_recv_wait
+is "$(json_num "$SEQ_RESULT" lost)" 0 "500 datagrams back, none lost"
+rev1=$(stat_of egress reverse forwarded)
+check "reverse direction forwarded by XDP ($rev0 -> $rev1)" test $((rev1 - rev0)) -ge 500
+for fn in first second; do
+	p=$(stat_of "$fn" forward packets)
+	check "function $fn saw the forward packets ($p)" test "$p" -ge 2000
+	p=$(stat_of "$fn" reverse packets)
+	check "function $fn saw the reverse packets ($p)" test "$p" -ge 500
+done
+is "$(stat_of entry forward tail_call_miss)" 0 "no missed tail call"
+
+# Re-apply: nothing to do.
+out=$("$SFCCTL" -j -n "$NS_SFC" apply "$TEST_TMP/a.yaml")
+is "$(sed -nE 's/.*"result":"([a-z]+)".*/\1/p' <<<"$out")" unchanged "re-apply is a no-op"
+is "$(sed -nE 's/.*"generation":([0-9]+).*/\1/p' <<<"$out")" 1 "still generation 1"
+
+# A failing apply changes nothing: a missing interface, a bad file.
+sed "s/interface: $SFC_OUT/interface: nosuchdev/" "$TEST_TMP/a.yaml" >"$TEST_TMP/bad.yaml"
+err=$("$SFCCTL" -n "$NS_SFC" apply "$TEST_TMP/bad.yaml" 2>&1)
+is "$?" 1 "apply with a missing interface fails"
+check "the error names the key" grep -q 'spec.egress.interface: no interface "nosuchdev"' <<<"$err"
+printf 'apiVersion: sfc/v1alpha1\nkind: Chain\nmetadata: {name: %s}\nspec: {interface: 7}\n' \
+	"$CHAIN" >"$TEST_TMP/bad2.yaml"
+"$SFCCTL" -n "$NS_SFC" apply "$TEST_TMP/bad2.yaml" 2>/dev/null
+is "$?" 1 "apply of an invalid file fails"
+st2=$("$SFCCTL" -j status "$CHAIN")
+is "$(sed -nE 's/.*"generation":([0-9]+).*/\1/p' <<<"$st2" | head -1)" 1 "chain untouched"
+check "traffic still flows" in_ns client ping -c 2 -i 0.2 -W 2 "$SERVER4"
+
+# ip netns exec hides the host's bpffs: refused, nothing half-made.
+err=$(ip netns exec "$NS_SFC" "$SFCCTL" apply "$TEST_TMP/a.yaml" 2>&1)
+is "$?" 1 "sfcctl under ip netns exec is refused"
+check "and says to use -n" grep -q -- "-n NETNS" <<<"$err"
+
+# Delete: nothing pinned, nothing attached, the kernel forwards again.
+check "delete" "$SFCCTL" delete "$CHAIN"
+check_fails "pins gone" test -e "$PIN"
+check_fails "no XDP on sfc-in" bash -c \
+	"nsenter --net=/run/netns/$NS_SFC ip link show $SFC_IN | grep -q xdp"
+check_fails "no XDP on sfc-out" bash -c \
+	"nsenter --net=/run/netns/$NS_SFC ip link show $SFC_OUT | grep -q xdp"
+check "kernel forwarding after delete" in_ns client ping -c 2 -i 0.2 -W 2 "$SERVER4"
+"$SFCCTL" delete "$CHAIN" 2>/dev/null
+is "$?" 1 "deleting it again fails"
+
+done_testing
