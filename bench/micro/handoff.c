@@ -1,0 +1,386 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * bench_handoff: time the hand-off of the parsed packet from the entry to
+ * the functions, XDP metadata against a per-CPU scratch map, with
+ * BPF_PROG_TEST_RUN (see handoff.bpf.c for the programs and
+ * docs/handoff.md for the report).
+ *
+ * Two methods, every variant in the same process so the ratios hold:
+ *  A  one test run of `repeat` in-kernel repetitions per sample; the
+ *     kernel's duration is the mean ns per repetition. The metadata writer
+ *     is the repeat-safe one (the frame is not reset between repetitions).
+ *  B  `shots` test runs of one repetition per sample, so every run starts
+ *     from a fresh frame and the metadata writer is the plain
+ *     adjust_meta(-32) one; the sample is the mean of the kernel's
+ *     per-run duration (which includes its own timer reads) and, for
+ *     reference, the mean wall time of the whole syscall (clock_gettime).
+ * Samples are taken round-robin over the variants, `rounds` times; the
+ * table gives the median and the min..max of the rounds.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <getopt.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <linux/if_ether.h>
+#include <linux/ip.h>
+#include <linux/udp.h>
+#include <arpa/inet.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "shared/sfc_abi.h"
+#include "bench_handoff.skel.h"
+
+#define PKT_LEN 64
+#define MAX_ROUNDS 101
+#define XDP_PASS_ 2
+
+enum kind { K_EMPTY, K_NONE, K_META, K_S32, K_PKT, K_NR };
+
+static const char *kind_name[K_NR] = {
+	[K_EMPTY] = "empty",
+	[K_NONE] = "bare tail calls",
+	[K_META] = "metadata, 32 B",
+	[K_S32] = "per-CPU scratch, 32 B",
+	[K_PKT] = "per-CPU scratch, sfc_pkt",
+};
+
+struct variant {
+	const char *tag;	/* the brief's letter */
+	enum kind kind;
+	int readers;
+	struct bpf_program *prog_a;	/* method A (repeat) */
+	struct bpf_program *prog_b;	/* method B (one repetition per run) */
+	double a[MAX_ROUNDS];
+	double b_kern[MAX_ROUNDS];
+	double b_wall[MAX_ROUNDS];
+};
+
+static unsigned char pkt[PKT_LEN];
+
+/* Ethernet + IPv4 + UDP, 64 bytes with 22 bytes of payload. */
+static void build_pkt(void)
+{
+	struct ethhdr *eth = (void *)pkt;
+	struct iphdr *ip = (void *)(eth + 1);
+	struct udphdr *udp = (void *)(ip + 1);
+	unsigned int sum = 0;
+	int i;
+
+	memcpy(eth->h_dest, "\x02\x00\x00\x00\x00\x02", ETH_ALEN);
+	memcpy(eth->h_source, "\x02\x00\x00\x00\x00\x01", ETH_ALEN);
+	eth->h_proto = htons(ETH_P_IP);
+	ip->version = 4;
+	ip->ihl = 5;
+	ip->tot_len = htons(PKT_LEN - sizeof(*eth));
+	ip->ttl = 64;
+	ip->protocol = IPPROTO_UDP;
+	ip->saddr = htonl(0x0a000001);
+	ip->daddr = htonl(0x0a000002);
+	for (i = 0; i < 10; i++)
+		sum += ((unsigned short *)ip)[i];
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	ip->check = ~sum;
+	udp->source = htons(1234);
+	udp->dest = htons(53);
+	udp->len = htons(PKT_LEN - sizeof(*eth) - sizeof(*ip));
+}
+
+/* One test run; returns 0 and fills retval/duration, or -errno. */
+static int run(struct bpf_program *prog, __u32 repeat, __u32 *retval, __u32 *duration,
+	       __u32 *size_out)
+{
+	static unsigned char out[PKT_LEN + 256];
+	LIBBPF_OPTS(bpf_test_run_opts, o,
+		.data_in = pkt,
+		.data_size_in = sizeof(pkt),
+		.data_out = out,
+		.data_size_out = sizeof(out),
+		.repeat = repeat);
+	int err;
+
+	err = bpf_prog_test_run_opts(bpf_program__fd(prog), &o);
+	if (err)
+		return -errno;
+	*retval = o.retval;
+	*duration = o.duration;
+	if (size_out)
+		*size_out = o.data_size_out;
+	return 0;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return (x > y) - (x < y);
+}
+
+struct stat3 {
+	double med, min, max;
+};
+
+static struct stat3 stat_of(const double *v, int n)
+{
+	double s[MAX_ROUNDS];
+	struct stat3 r;
+
+	memcpy(s, v, n * sizeof(*v));
+	qsort(s, n, sizeof(*s), cmp_double);
+	r.min = s[0];
+	r.max = s[n - 1];
+	r.med = n % 2 ? s[n / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
+	return r;
+}
+
+static double now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1e9 + ts.tv_nsec;
+}
+
+static int set_slot(struct bpf_map *map, __u32 slot, struct bpf_program *prog)
+{
+	int fd = bpf_program__fd(prog);
+
+	if (bpf_map_update_elem(bpf_map__fd(map), &slot, &fd, BPF_ANY))
+		return -errno;
+	return 0;
+}
+
+static int fill_progs(struct bench_handoff *skel)
+{
+	int err = 0;
+
+	err = err ?: set_slot(skel->maps.bench_none_progs, 0, skel->progs.bench_none_r);
+	err = err ?: set_slot(skel->maps.bench_none_progs, 1, skel->progs.bench_none_m1);
+	err = err ?: set_slot(skel->maps.bench_none_progs, 2, skel->progs.bench_none_m2);
+	err = err ?: set_slot(skel->maps.bench_meta_progs, 0, skel->progs.bench_meta_r);
+	err = err ?: set_slot(skel->maps.bench_s32_progs, 0, skel->progs.bench_s32_r);
+	err = err ?: set_slot(skel->maps.bench_pkt_progs, 0, skel->progs.bench_pkt_r);
+	return err;
+}
+
+/*
+ * Does test_run reset the frame between repetitions? adjust_meta(-32)
+ * succeeds once on a fresh frame; if the area carried over, the second
+ * repetition asks for 64 bytes and fails.
+ */
+static int check_meta_reset(struct bench_handoff *skel)
+{
+	__u32 retval, dur, size;
+	int err, i;
+
+	printf("## Metadata across test_run repetitions\n\n");
+	for (i = 1; i <= 2; i++) {
+		err = run(skel->progs.bench_probe, i, &retval, &dur, &size);
+		if (err) {
+			fprintf(stderr, "bench_probe: test_run: %s\n", strerror(-err));
+			return err;
+		}
+		printf("- repeat=%d: adjust_meta(-32) in the last repetition returned %d (%s), "
+		       "metadata after the run: %u bytes\n",
+		       i, skel->bss->bench_probe_ret,
+		       skel->bss->bench_probe_ret ? strerror(-skel->bss->bench_probe_ret) : "ok",
+		       size - PKT_LEN);
+	}
+	if (skel->bss->bench_probe_ret)
+		printf("- so the frame is NOT reset between repetitions: method A uses the "
+		       "repeat-safe metadata writer, method B the plain one with repeat=1\n\n");
+	else
+		printf("- the frame is reset between repetitions\n\n");
+	return 0;
+}
+
+/* Every variant must hand its record through whole: XDP_PASS, or refuse. */
+static int check_verdicts(struct variant *v, int n)
+{
+	__u32 retval, dur, reps[] = { 1, 2, 100 };
+	int i, j, err;
+
+	for (i = 0; i < n; i++) {
+		for (j = 0; j < 3; j++) {
+			struct bpf_program *p = j == 0 ? v[i].prog_b : v[i].prog_a;
+
+			err = run(p, reps[j], &retval, &dur, NULL);
+			if (err || retval != XDP_PASS_) {
+				fprintf(stderr, "%s: repeat=%u: %s, verdict %u (want XDP_PASS)\n",
+					bpf_program__name(p), reps[j], err ? strerror(-err) : "ran",
+					retval);
+				return -EINVAL;
+			}
+		}
+	}
+	return 0;
+}
+
+static void usage(FILE *f, const char *argv0)
+{
+	fprintf(f,
+		"usage: %s [-n REPEAT] [-s SHOTS] [-r ROUNDS] [-c CPU]\n"
+		"  -n REPEAT  in-kernel repetitions per method-A sample (default 1000000)\n"
+		"  -s SHOTS   one-repetition test runs per method-B sample (default 100000, 0 skips B)\n"
+		"  -r ROUNDS  samples per variant and method, median reported (default 7, max %d)\n"
+		"  -c CPU     CPU to pin to (default: the one it starts on)\n",
+		argv0, MAX_ROUNDS);
+}
+
+static void print_row(const struct variant *v, const double *col, int rounds, double base)
+{
+	struct stat3 s = stat_of(col, rounds);
+	char what[64];
+
+	snprintf(what, sizeof(what), "%s%s", kind_name[v->kind],
+		 v->kind == K_EMPTY ? "" : v->readers == 1 ? ", 1 reader" : ", 3 readers");
+	printf("| %-5s | %-37s | %7.1f | %6.1f .. %-6.1f | %+7.1f | %5.2f |\n", v->tag, what, s.med,
+	       s.min, s.max, s.med - base, s.med / base);
+}
+
+int main(int argc, char **argv)
+{
+	struct bench_handoff *skel = NULL;
+	__u32 repeat = 1000000, shots = 100000, retval, dur;
+	int rounds = 7, cpu = -1, opt, err = 0, i, r, k;
+	cpu_set_t set;
+
+	while ((opt = getopt(argc, argv, "n:s:r:c:h")) != -1) {
+		switch (opt) {
+		case 'n': repeat = strtoul(optarg, NULL, 0); break;
+		case 's': shots = strtoul(optarg, NULL, 0); break;
+		case 'r': rounds = atoi(optarg); break;
+		case 'c': cpu = atoi(optarg); break;
+		case 'h': usage(stdout, argv[0]); return 0;
+		default: usage(stderr, argv[0]); return 2;
+		}
+	}
+	if (rounds < 1 || rounds > MAX_ROUNDS || repeat < 1) {
+		usage(stderr, argv[0]);
+		return 2;
+	}
+	if (geteuid() != 0) {
+		fprintf(stderr, "bench_handoff: needs root (BPF_PROG_TEST_RUN)\n");
+		return 1;
+	}
+	if (cpu < 0)
+		cpu = sched_getcpu();
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	if (sched_setaffinity(0, sizeof(set), &set)) {
+		fprintf(stderr, "bench_handoff: pin to CPU %d: %s\n", cpu, strerror(errno));
+		return 1;
+	}
+
+	build_pkt();
+	skel = bench_handoff__open_and_load();
+	if (!skel) {
+		fprintf(stderr, "bench_handoff: load: %s\n", strerror(errno));
+		return 1;
+	}
+	err = fill_progs(skel);
+	if (err) {
+		fprintf(stderr, "bench_handoff: prog arrays: %s\n", strerror(-err));
+		goto out;
+	}
+
+	struct variant v[] = {
+		{ "(a)", K_EMPTY, 0, skel->progs.bench_empty, skel->progs.bench_empty },
+		{ "ref", K_NONE, 1, skel->progs.bench_none_w1, skel->progs.bench_none_w1 },
+		{ "ref", K_NONE, 3, skel->progs.bench_none_w3, skel->progs.bench_none_w3 },
+		{ "(b)", K_META, 1, skel->progs.bench_meta_w1, skel->progs.bench_meta_f1 },
+		{ "(e)", K_META, 3, skel->progs.bench_meta_w3, skel->progs.bench_meta_f3 },
+		{ "(c)", K_S32, 1, skel->progs.bench_s32_w1, skel->progs.bench_s32_w1 },
+		{ "(e)", K_S32, 3, skel->progs.bench_s32_w3, skel->progs.bench_s32_w3 },
+		{ "(d)", K_PKT, 1, skel->progs.bench_pkt_w1, skel->progs.bench_pkt_w1 },
+		{ "(d,e)", K_PKT, 3, skel->progs.bench_pkt_w3, skel->progs.bench_pkt_w3 },
+	};
+	int nv = sizeof(v) / sizeof(v[0]);
+
+	printf("# bench_handoff: %d-byte UDP/IPv4 frame, CPU %d, sizeof(struct sfc_pkt) = %zu\n\n",
+	       PKT_LEN, cpu, sizeof(struct sfc_pkt));
+	err = check_meta_reset(skel);
+	if (err)
+		goto out;
+	err = check_verdicts(v, nv);
+	if (err)
+		goto out;
+
+	for (r = 0; r < rounds; r++) {
+		for (i = 0; i < nv; i++) {
+			err = run(v[i].prog_a, repeat, &retval, &dur, NULL);
+			if (err || retval != XDP_PASS_) {
+				fprintf(stderr, "%s: %s, verdict %u\n", bpf_program__name(v[i].prog_a),
+					err ? strerror(-err) : "ran", retval);
+				err = err ?: -EINVAL;
+				goto out;
+			}
+			v[i].a[r] = dur;
+		}
+		for (i = 0; shots && i < nv; i++) {
+			double kern = 0, t0 = now_ns();
+
+			for (k = 0; k < (int)shots; k++) {
+				err = run(v[i].prog_b, 1, &retval, &dur, NULL);
+				if (err || retval != XDP_PASS_) {
+					fprintf(stderr, "%s: %s, verdict %u\n",
+						bpf_program__name(v[i].prog_b),
+						err ? strerror(-err) : "ran", retval);
+					err = err ?: -EINVAL;
+					goto out;
+				}
+				kern += dur;
+			}
+			v[i].b_wall[r] = (now_ns() - t0) / shots;
+			v[i].b_kern[r] = kern / shots;
+		}
+	}
+
+	double base = stat_of(v[0].a, rounds).med;
+
+	printf("## Method A: repeat=%u in the kernel, %d rounds (ns per packet)\n\n", repeat,
+	       rounds);
+	printf("| case  | hand-off, readers after the writer    |  median | min .. max      | vs empty | x empty |\n");
+	printf("|-------|---------------------------------------|--------:|-----------------|--------:|------:|\n");
+	for (i = 0; i < nv; i++)
+		print_row(&v[i], v[i].a, rounds, base);
+
+	/* Per hop, from the medians: the cost that grows with the chain. */
+	double t1 = stat_of(v[1].a, rounds).med, t3 = stat_of(v[2].a, rounds).med;
+
+	printf("\n## Method A, per hop (from the medians, ns)\n\n");
+	printf("| hand-off                  | each extra reader | of it, hand-off beyond the tail call | writer + 1st reader beyond bare tail call |\n");
+	printf("|---------------------------|------------------:|-----------------------------------:|------------------------------------------:|\n");
+	for (i = 1; i + 1 < nv; i += 2) {
+		double x1 = stat_of(v[i].a, rounds).med, x3 = stat_of(v[i + 1].a, rounds).med;
+
+		printf("| %-25s | %17.1f | %34.1f | %41.1f |\n", kind_name[v[i].kind],
+		       (x3 - x1) / 2, ((x3 - x1) - (t3 - t1)) / 2, x1 - t1);
+	}
+
+	if (shots) {
+		base = stat_of(v[0].b_kern, rounds).med;
+		printf("\n## Method B: repeat=1, fresh frame per run, %u runs per sample, %d rounds\n\n",
+		       shots, rounds);
+		printf("Kernel duration per run (includes the kernel's two timer reads):\n\n");
+		printf("| case  | hand-off, readers after the writer    |  median | min .. max      | vs empty | x empty |\n");
+		printf("|-------|---------------------------------------|--------:|-----------------|--------:|------:|\n");
+		for (i = 0; i < nv; i++)
+			print_row(&v[i], v[i].b_kern, rounds, base);
+		base = stat_of(v[0].b_wall, rounds).med;
+		printf("\nWall time per bpf(BPF_PROG_TEST_RUN) call, clock_gettime:\n\n");
+		printf("| case  | hand-off, readers after the writer    |  median | min .. max      | vs empty | x empty |\n");
+		printf("|-------|---------------------------------------|--------:|-----------------|--------:|------:|\n");
+		for (i = 0; i < nv; i++)
+			print_row(&v[i], v[i].b_wall, rounds, base);
+	}
+out:
+	bench_handoff__destroy(skel);
+	return err ? 1 : 0;
+}
