@@ -231,6 +231,24 @@ int main(void)
 	snprintf(p, sizeof(p), "%s/t1/nf/p2", root);
 	CHECK(access(p, F_OK) != 0, "removed function's maps unpinned");
 
+	/* A config change is a map write: same generation, the mark in the map. */
+	err = apply("ta", "    - {name: p3, type: passthrough}\n"
+		    "    - {name: p1, type: passthrough, config: {mark: 7}}\n", &res, &d);
+	CHECK(!err && res == SFC_APPLY_CONFIG, "config: %s %s", sfc_apply_result__str(res), d.msg);
+	snprintf(p, sizeof(p), "%s/t1/nf/p1/sfc_pass_mark", root);
+	fd = bpf_obj_get(p);
+	{
+		__u32 zero = 0, mark = 0;
+
+		CHECK(fd >= 0 && !bpf_map_lookup_elem(fd, &zero, &mark) && mark == 7, "mark %u", mark);
+	}
+	if (fd >= 0)
+		close(fd);
+	st = status();
+	CHECK(st && st->generation == 2, "config change keeps generation 2");
+	sfc_chain_status__free(st);
+	CHECK(run("root_fwd", pkt, 64, out) == XDP_REDIRECT, "forwarding after config change");
+
 	/* A failing apply changes nothing. */
 	err = apply("nope", "    - {name: p1, type: passthrough}\n", &res, &d);
 	CHECK(err == -ENODEV && !strcmp(d.path, "spec.interface"), "missing interface: %d %s", err,
