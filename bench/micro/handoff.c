@@ -11,7 +11,7 @@
  *     is the repeat-safe one (the frame is not reset between repetitions).
  *  B  `shots` test runs of one repetition per sample, so every run starts
  *     from a fresh frame and the metadata writer is the plain
- *     adjust_meta(-32) one; the sample is the mean of the kernel's
+ *     adjust_meta(-size) one; the sample is the mean of the kernel's
  *     per-run duration (which includes its own timer reads) and, for
  *     reference, the mean wall time of the whole syscall (clock_gettime).
  * Samples are taken round-robin over the variants, `rounds` times; the
@@ -40,7 +40,7 @@
 #define MAX_ROUNDS 101
 #define XDP_PASS_ 2
 
-enum kind { K_EMPTY, K_NONE, K_META, K_S32, K_PKT, K_NR };
+enum kind { K_EMPTY, K_NONE, K_META, K_S32, K_PKT, K_MPKT, K_NR };
 
 static const char *kind_name[K_NR] = {
 	[K_EMPTY] = "empty",
@@ -48,6 +48,7 @@ static const char *kind_name[K_NR] = {
 	[K_META] = "metadata, 32 B",
 	[K_S32] = "per-CPU scratch, 32 B",
 	[K_PKT] = "per-CPU scratch, sfc_pkt",
+	[K_MPKT] = "metadata, sfc_pkt",
 };
 
 struct variant {
@@ -166,35 +167,62 @@ static int fill_progs(struct bench_handoff *skel)
 	err = err ?: set_slot(skel->maps.bench_meta_progs, 0, skel->progs.bench_meta_r);
 	err = err ?: set_slot(skel->maps.bench_s32_progs, 0, skel->progs.bench_s32_r);
 	err = err ?: set_slot(skel->maps.bench_pkt_progs, 0, skel->progs.bench_pkt_r);
+	err = err ?: set_slot(skel->maps.bench_mpkt_progs, 0, skel->progs.bench_mpkt_r);
 	return err;
 }
 
-/*
- * Does test_run reset the frame between repetitions? adjust_meta(-32)
- * succeeds once on a fresh frame; if the area carried over, the second
- * repetition asks for 64 bytes and fails.
- */
-static int check_meta_reset(struct bench_handoff *skel)
+/* One bench_probe run: *hret is adjust_meta()'s return, *metalen the area after. */
+static int probe(struct bench_handoff *skel, int delta, __u32 repeat, int *hret, __u32 *metalen)
 {
 	__u32 retval, dur, size;
-	int err, i;
+	int err;
 
-	printf("## Metadata across test_run repetitions\n\n");
-	for (i = 1; i <= 2; i++) {
-		err = run(skel->progs.bench_probe, i, &retval, &dur, &size);
-		if (err) {
-			fprintf(stderr, "bench_probe: test_run: %s\n", strerror(-err));
-			return err;
-		}
-		printf("- repeat=%d: adjust_meta(-32) in the last repetition returned %d (%s), "
-		       "metadata after the run: %u bytes\n",
-		       i, skel->bss->bench_probe_ret,
-		       skel->bss->bench_probe_ret ? strerror(-skel->bss->bench_probe_ret) : "ok",
-		       size - PKT_LEN);
+	skel->data->bench_probe_delta = delta;
+	err = run(skel->progs.bench_probe, repeat, &retval, &dur, &size);
+	if (err) {
+		fprintf(stderr, "bench_probe: test_run: %s\n", strerror(-err));
+		return err;
 	}
-	if (skel->bss->bench_probe_ret)
-		printf("- so the frame is NOT reset between repetitions: method A uses the "
-		       "repeat-safe metadata writer, method B the plain one with repeat=1\n\n");
+	*hret = skel->bss->bench_probe_ret;
+	*metalen = size - PKT_LEN;
+	return 0;
+}
+
+/*
+ * How much metadata does adjust_meta() give on this kernel, and does
+ * test_run reset the frame between repetitions? If it does not, the second
+ * of two adjust_meta(-32) finds the first one's 32 bytes still there.
+ */
+static int check_meta(struct bench_handoff *skel, int *max_meta)
+{
+	int size, err, hret, fail = 0;
+	__u32 len;
+
+	printf("## XDP metadata on this kernel\n\n");
+	*max_meta = 0;
+	for (size = 4; size <= 256; size += 4) {
+		err = probe(skel, -size, 1, &hret, &len);
+		if (err)
+			return err;
+		if (hret) {
+			fail = hret;
+			break;
+		}
+		*max_meta = size;
+	}
+	printf("- adjust_meta() on a fresh test frame: -%d is the largest that succeeds", *max_meta);
+	if (fail)
+		printf(", -%d returns %s", *max_meta + 4, strerror(-fail));
+	printf(" (sizeof(struct sfc_pkt) = %zu)\n", sizeof(struct sfc_pkt));
+	err = probe(skel, -32, 2, &hret, &len);
+	if (err)
+		return err;
+	printf("- repeat=2 with adjust_meta(-32) in each repetition: the second returned %s; "
+	       "metadata after the run: %u bytes\n", hret ? strerror(-hret) : "ok", len);
+	if (len != 32 || hret)
+		printf("- so test_run does NOT reset the frame between repetitions: method A uses "
+		       "the repeat-safe metadata writers, method B the plain ones (one repetition "
+		       "per run)\n\n");
 	else
 		printf("- the frame is reset between repetitions\n\n");
 	return 0;
@@ -207,7 +235,7 @@ static int check_verdicts(struct variant *v, int n)
 	int i, j, err;
 
 	for (i = 0; i < n; i++) {
-		for (j = 0; j < 3; j++) {
+		for (j = 0; j < 3 && v[i].prog_a; j++) {
 			struct bpf_program *p = j == 0 ? v[i].prog_b : v[i].prog_a;
 
 			err = run(p, reps[j], &retval, &dur, NULL);
@@ -227,28 +255,132 @@ static void usage(FILE *f, const char *argv0)
 	fprintf(f,
 		"usage: %s [-n REPEAT] [-s SHOTS] [-r ROUNDS] [-c CPU]\n"
 		"  -n REPEAT  in-kernel repetitions per method-A sample (default 1000000)\n"
-		"  -s SHOTS   one-repetition test runs per method-B sample (default 100000, 0 skips B)\n"
-		"  -r ROUNDS  samples per variant and method, median reported (default 7, max %d)\n"
+		"  -s SHOTS   one-repetition test runs per method-B sample (default 100000)\n"
+		"  -r ROUNDS  samples per variant and method, median reported (default 9, max %d)\n"
 		"  -c CPU     CPU to pin to (default: the one it starts on)\n",
 		argv0, MAX_ROUNDS);
 }
 
-static void print_row(const struct variant *v, const double *col, int rounds, double base)
+static const char *what_of(const struct variant *v)
 {
-	struct stat3 s = stat_of(col, rounds);
-	char what[64];
+	static char what[64];
 
 	snprintf(what, sizeof(what), "%s%s", kind_name[v->kind],
 		 v->kind == K_EMPTY ? "" : v->readers == 1 ? ", 1 reader" : ", 3 readers");
-	printf("| %-5s | %-37s | %7.1f | %6.1f .. %-6.1f | %+7.1f | %5.2f |\n", v->tag, what, s.med,
-	       s.min, s.max, s.med - base, s.med / base);
+	return what;
+}
+
+static double med(const double *col, int rounds)
+{
+	return stat_of(col, rounds).med;
+}
+
+/* Fails on anything but XDP_PASS: a variant that did not hand its record on. */
+static int sample(struct bpf_program *prog, __u32 repeat, __u32 *duration)
+{
+	__u32 retval;
+	int err;
+
+	err = run(prog, repeat, &retval, duration, NULL);
+	if (err || retval != XDP_PASS_) {
+		fprintf(stderr, "%s: repeat=%u: %s, verdict %u\n", bpf_program__name(prog), repeat,
+			err ? strerror(-err) : "ran", retval);
+		return err ?: -EINVAL;
+	}
+	return 0;
+}
+
+static int measure(struct variant *v, int nv, __u32 repeat, __u32 shots, int rounds)
+{
+	__u32 dur;
+	int r, i, k, err;
+
+	for (r = 0; r < rounds; r++) {
+		for (i = 0; i < nv; i++) {
+			err = sample(v[i].prog_a, repeat, &dur);
+			if (err)
+				return err;
+			v[i].a[r] = dur;
+		}
+		for (i = 0; i < nv; i++) {
+			double kern = 0, t0 = now_ns();
+
+			for (k = 0; k < (int)shots; k++) {
+				err = sample(v[i].prog_b, 1, &dur);
+				if (err)
+					return err;
+				kern += dur;
+			}
+			v[i].b_wall[r] = (now_ns() - t0) / shots;
+			v[i].b_kern[r] = kern / shots;
+		}
+	}
+	return 0;
+}
+
+static void report(const struct variant *v, int nv, __u32 repeat, __u32 shots, int rounds)
+{
+	double base = med(v[0].a, rounds), wbase;
+	int i;
+
+	printf("## Method A: one test run of repeat=%u per sample, %d samples (ns per packet)\n\n",
+	       repeat, rounds);
+	printf("The kernel's duration, whole ns. (Wall time is no use here: a test run with "
+	       "repeat > 1 swaps the program into the XDP dispatcher, an RCU grace period.)\n\n");
+	printf("| case  | hand-off, readers after the writer  | duration median | min .. max | vs empty | x empty |\n");
+	printf("|-------|-------------------------------------|----------------:|-----------:|---------:|--------:|\n");
+	for (i = 0; i < nv; i++) {
+		struct stat3 s = stat_of(v[i].a, rounds);
+
+		printf("| %-5s | %-35s | %15.0f | %3.0f .. %-3.0f | %+8.0f | %7.2f |\n", v[i].tag,
+		       what_of(&v[i]), s.med, s.min, s.max, s.med - base, s.med / base);
+	}
+
+	base = med(v[0].b_kern, rounds);
+	wbase = med(v[0].b_wall, rounds);
+	printf("\n## Method B: repeat=1 (a fresh frame every run), %u runs per sample, %d samples\n\n",
+	       shots, rounds);
+	printf("Kernel duration averaged over the runs (it includes the kernel's own timer reads, "
+	       "hence the offset), and the wall time of the whole bpf() call (clock_gettime).\n\n");
+	printf("| case  | hand-off, readers after the writer  | duration median | min .. max  | vs empty | x empty | syscall wall | vs empty |\n");
+	printf("|-------|-------------------------------------|----------------:|------------:|---------:|--------:|-------------:|---------:|\n");
+	for (i = 0; i < nv; i++) {
+		struct stat3 s = stat_of(v[i].b_kern, rounds);
+		double w = med(v[i].b_wall, rounds);
+
+		printf("| %-5s | %-35s | %15.2f | %4.1f .. %-4.1f | %+8.2f | %7.2f | %12.1f | %+8.1f |\n",
+		       v[i].tag, what_of(&v[i]), s.med, s.min, s.max, s.med - base, s.med / base, w,
+		       w - wbase);
+	}
+
+	/* Per hop, from the medians: what grows with the length of the chain. */
+	double ta1 = med(v[1].a, rounds), ta3 = med(v[2].a, rounds);
+	double tb1 = med(v[1].b_kern, rounds), tb3 = med(v[2].b_kern, rounds);
+
+	printf("\n## Per hop (ns, from the medians of A and B)\n\n");
+	printf("Each extra reader: (3 readers - 1 reader) / 2. Its hand-off part: the same less "
+	       "the bare tail calls'. Writer + first reader: 1 reader less the bare tail call.\n\n");
+	printf("| hand-off                  | extra reader, A | B | hand-off part, A | B | writer + 1st reader, A | B |\n");
+	printf("|---------------------------|------:|------:|------:|------:|------:|------:|\n");
+	for (i = 3; i + 1 < nv; i += 2) {
+		double a1 = med(v[i].a, rounds), a3 = med(v[i + 1].a, rounds);
+		double b1 = med(v[i].b_kern, rounds), b3 = med(v[i + 1].b_kern, rounds);
+
+		printf("| %-25s | %5.2f | %5.2f | %5.2f | %5.2f | %5.2f | %5.2f |\n",
+		       kind_name[v[i].kind], (a3 - a1) / 2, (b3 - b1) / 2,
+		       ((a3 - a1) - (ta3 - ta1)) / 2, ((b3 - b1) - (tb3 - tb1)) / 2, a1 - ta1,
+		       b1 - tb1);
+	}
+	printf("| %-25s | %5.2f | %5.2f |       |       |       |       |\n", kind_name[K_NONE],
+	       (ta3 - ta1) / 2, (tb3 - tb1) / 2);
 }
 
 int main(int argc, char **argv)
 {
 	struct bench_handoff *skel = NULL;
-	__u32 repeat = 1000000, shots = 100000, retval, dur;
-	int rounds = 7, cpu = -1, opt, err = 0, i, r, k;
+	__u32 repeat = 1000000, shots = 100000;
+	int rounds = 9, cpu = -1, opt, err = 0, max_meta, nv;
+	struct variant *v = NULL;
 	cpu_set_t set;
 
 	while ((opt = getopt(argc, argv, "n:s:r:c:h")) != -1) {
@@ -261,7 +393,7 @@ int main(int argc, char **argv)
 		default: usage(stderr, argv[0]); return 2;
 		}
 	}
-	if (rounds < 1 || rounds > MAX_ROUNDS || repeat < 1) {
+	if (optind != argc || rounds < 1 || rounds > MAX_ROUNDS || repeat < 1 || shots < 1) {
 		usage(stderr, argv[0]);
 		return 2;
 	}
@@ -290,7 +422,13 @@ int main(int argc, char **argv)
 		goto out;
 	}
 
-	struct variant v[] = {
+	printf("# bench_handoff: %d-byte UDP/IPv4 frame, CPU %d, sizeof(struct sfc_pkt) = %zu\n\n",
+	       PKT_LEN, cpu, sizeof(struct sfc_pkt));
+	err = check_meta(skel, &max_meta);
+	if (err)
+		goto out;
+
+	struct variant all[] = {
 		{ "(a)", K_EMPTY, 0, skel->progs.bench_empty, skel->progs.bench_empty },
 		{ "ref", K_NONE, 1, skel->progs.bench_none_w1, skel->progs.bench_none_w1 },
 		{ "ref", K_NONE, 3, skel->progs.bench_none_w3, skel->progs.bench_none_w3 },
@@ -300,86 +438,21 @@ int main(int argc, char **argv)
 		{ "(e)", K_S32, 3, skel->progs.bench_s32_w3, skel->progs.bench_s32_w3 },
 		{ "(d)", K_PKT, 1, skel->progs.bench_pkt_w1, skel->progs.bench_pkt_w1 },
 		{ "(d,e)", K_PKT, 3, skel->progs.bench_pkt_w3, skel->progs.bench_pkt_w3 },
+		{ "(f)", K_MPKT, 1, skel->progs.bench_mpkt_w1, skel->progs.bench_mpkt_f1 },
+		{ "(f,e)", K_MPKT, 3, skel->progs.bench_mpkt_w3, skel->progs.bench_mpkt_f3 },
 	};
-	int nv = sizeof(v) / sizeof(v[0]);
+	nv = sizeof(all) / sizeof(all[0]);
+	if (max_meta < (int)sizeof(struct sfc_pkt)) {
+		printf("(f) skipped: this kernel takes at most %d bytes of metadata\n\n", max_meta);
+		nv -= 2;
+	}
+	v = all;
 
-	printf("# bench_handoff: %d-byte UDP/IPv4 frame, CPU %d, sizeof(struct sfc_pkt) = %zu\n\n",
-	       PKT_LEN, cpu, sizeof(struct sfc_pkt));
-	err = check_meta_reset(skel);
-	if (err)
-		goto out;
 	err = check_verdicts(v, nv);
+	err = err ?: measure(v, nv, repeat, shots, rounds);
 	if (err)
 		goto out;
-
-	for (r = 0; r < rounds; r++) {
-		for (i = 0; i < nv; i++) {
-			err = run(v[i].prog_a, repeat, &retval, &dur, NULL);
-			if (err || retval != XDP_PASS_) {
-				fprintf(stderr, "%s: %s, verdict %u\n", bpf_program__name(v[i].prog_a),
-					err ? strerror(-err) : "ran", retval);
-				err = err ?: -EINVAL;
-				goto out;
-			}
-			v[i].a[r] = dur;
-		}
-		for (i = 0; shots && i < nv; i++) {
-			double kern = 0, t0 = now_ns();
-
-			for (k = 0; k < (int)shots; k++) {
-				err = run(v[i].prog_b, 1, &retval, &dur, NULL);
-				if (err || retval != XDP_PASS_) {
-					fprintf(stderr, "%s: %s, verdict %u\n",
-						bpf_program__name(v[i].prog_b),
-						err ? strerror(-err) : "ran", retval);
-					err = err ?: -EINVAL;
-					goto out;
-				}
-				kern += dur;
-			}
-			v[i].b_wall[r] = (now_ns() - t0) / shots;
-			v[i].b_kern[r] = kern / shots;
-		}
-	}
-
-	double base = stat_of(v[0].a, rounds).med;
-
-	printf("## Method A: repeat=%u in the kernel, %d rounds (ns per packet)\n\n", repeat,
-	       rounds);
-	printf("| case  | hand-off, readers after the writer    |  median | min .. max      | vs empty | x empty |\n");
-	printf("|-------|---------------------------------------|--------:|-----------------|--------:|------:|\n");
-	for (i = 0; i < nv; i++)
-		print_row(&v[i], v[i].a, rounds, base);
-
-	/* Per hop, from the medians: the cost that grows with the chain. */
-	double t1 = stat_of(v[1].a, rounds).med, t3 = stat_of(v[2].a, rounds).med;
-
-	printf("\n## Method A, per hop (from the medians, ns)\n\n");
-	printf("| hand-off                  | each extra reader | of it, hand-off beyond the tail call | writer + 1st reader beyond bare tail call |\n");
-	printf("|---------------------------|------------------:|-----------------------------------:|------------------------------------------:|\n");
-	for (i = 1; i + 1 < nv; i += 2) {
-		double x1 = stat_of(v[i].a, rounds).med, x3 = stat_of(v[i + 1].a, rounds).med;
-
-		printf("| %-25s | %17.1f | %34.1f | %41.1f |\n", kind_name[v[i].kind],
-		       (x3 - x1) / 2, ((x3 - x1) - (t3 - t1)) / 2, x1 - t1);
-	}
-
-	if (shots) {
-		base = stat_of(v[0].b_kern, rounds).med;
-		printf("\n## Method B: repeat=1, fresh frame per run, %u runs per sample, %d rounds\n\n",
-		       shots, rounds);
-		printf("Kernel duration per run (includes the kernel's two timer reads):\n\n");
-		printf("| case  | hand-off, readers after the writer    |  median | min .. max      | vs empty | x empty |\n");
-		printf("|-------|---------------------------------------|--------:|-----------------|--------:|------:|\n");
-		for (i = 0; i < nv; i++)
-			print_row(&v[i], v[i].b_kern, rounds, base);
-		base = stat_of(v[0].b_wall, rounds).med;
-		printf("\nWall time per bpf(BPF_PROG_TEST_RUN) call, clock_gettime:\n\n");
-		printf("| case  | hand-off, readers after the writer    |  median | min .. max      | vs empty | x empty |\n");
-		printf("|-------|---------------------------------------|--------:|-----------------|--------:|------:|\n");
-		for (i = 0; i < nv; i++)
-			print_row(&v[i], v[i].b_wall, rounds, base);
-	}
+	report(v, nv, repeat, shots, rounds);
 out:
 	bench_handoff__destroy(skel);
 	return err ? 1 : 0;

@@ -80,9 +80,11 @@ struct sfc_hop_stats {
 
 /*
  * What the entry parser found, handed to every function through the
- * per-CPU scratch map (an XDP metadata area holds 32 bytes, too few for two
- * IPv6 addresses). Offsets count from ctx->data; a function that moves the
- * packet head must update them.
+ * per-CPU scratch map rather than XDP metadata: older kernels cap metadata at
+ * 32 bytes, drivers without metadata support refuse it, and it rides along
+ * on PASS/REDIRECT; the cost is about the same (docs/handoff.md). Offsets
+ * count from ctx->data; a function that moves the packet head must update
+ * them.
  */
 struct sfc_pkt {
 	__u16 l3_off;		/* IP header */
