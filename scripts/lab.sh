@@ -111,8 +111,9 @@ lab_up() {
 	done
 	[ -d /proc/sys/net/ipv6 ] || have6=0
 
-	# A half-built lab is worse than none.
-	trap 'err "up failed; removing what was built"; lab_down || true' ERR
+	# A half-built lab is worse than none. (EXIT, not ERR: ERR traps are
+	# not inherited by the functions where most commands fail.)
+	trap 'rc=$?; if [ $rc != 0 ]; then err "up failed; removing what was built"; lab_down || true; fi' EXIT
 
 	for n in "$NS_CLIENT" "$NS_SFC" "$NS_SERVER"; do
 		ip netns add "$n"
@@ -175,7 +176,7 @@ lab_up() {
 		sysctl_ns "$NS_SFC" net.ipv6.conf.all.forwarding 1
 	fi
 	wait_oper_up
-	trap - ERR
+	trap - EXIT
 
 	echo "lab '$prefix' up:"
 	echo "  $NS_CLIENT $CLIENT_IF $CLIENT4 $CLIENT6"
@@ -189,7 +190,7 @@ lab_up() {
 }
 
 lab_status() {
-	local n dev up=0 xdp
+	local n dev up=0 xdp mode link
 	for n in "$NS_CLIENT" "$NS_SFC" "$NS_SERVER"; do
 		if ! ns_exists "$n"; then
 			echo "$n: absent"
@@ -198,14 +199,17 @@ lab_status() {
 		up=$((up + 1))
 		echo "$n:"
 		for dev in $(ns "$n" ip -o link show type veth | sed -E 's/^[0-9]+: ([^@:]+).*/\1/'); do
-			# "prog/xdp id N" appears in `ip link` output when XDP is attached,
-			# after the mode (xdp, xdpgeneric, xdpoffload).
-			xdp=$(ns "$n" ip link show dev "$dev" |
-				grep -oE '(xdp|xdpgeneric|xdpoffload|xdpmulti)? *prog/xdp id [0-9]+' |
-				tr '\n' ' ' || true)
+			# With XDP attached, `ip link` names the mode after the MTU
+			# (xdp = native, xdpgeneric, xdpoffload, xdpmulti) and lists
+			# "prog/xdp id N" on a line of its own.
+			# A device can vanish meanwhile (its peer's namespace deleted).
+			link=$(ns "$n" ip link show dev "$dev" 2>/dev/null) || continue
+			xdp=$(grep -oE "prog/xdp id [0-9]+" <<<"$link" | tr "\n" " " || true)
+			mode=$(grep -oE " (xdp|xdpgeneric|xdpoffload|xdpmulti) " <<<"$link" | head -n 1 | tr -d " " || true)
+			xdp=${xdp:+$mode: ${xdp% }}
 			printf '  %-8s %s%s\n' "$dev" \
-				"$(ns "$n" ip -br addr show dev "$dev" | awk '{$1=""; print substr($0,2)}' |
-					sed -E 's/ +/ /g')" "${xdp:+  [${xdp% }]}"
+				"$(ns "$n" ip -br addr show dev "$dev" 2>/dev/null | awk '{$1=""; print substr($0,2)}' |
+					sed -E 's/ +/ /g')" "${xdp:+  [$xdp]}"
 		done
 	done
 	if [ $up = 3 ]; then

@@ -151,7 +151,23 @@ require_seqgen() {
 
 # ---- lab ----------------------------------------------------------------
 
+# A test killed by SIGKILL (ctest's timeout) cannot clean up: remove the labs
+# of tests whose process is gone (t<pid>- prefixes only, pid not running).
+_reap_stale_labs() {
+	local f pid
+	for f in /run/netns/t[0-9]*-sfc; do
+		[ -e "$f" ] || continue
+		pid=${f#/run/netns/t}
+		pid=${pid%%-*}
+		[[ $pid =~ ^[0-9]+$ ]] || continue
+		[ -d "/proc/$pid" ] && continue
+		echo "lab_up: removing stale lab t$pid- (its test is gone)" >&2
+		bash "$LAB_SH" down --prefix "t$pid-" >/dev/null 2>&1
+	done
+}
+
 lab_up() {
+	[[ $LAB_PREFIX == "t$$-" ]] && _reap_stale_labs
 	_lab_is_up=1 # even a failed up leaves something for cleanup to remove
 	bash "$LAB_SH" up --prefix "$LAB_PREFIX" || {
 		echo "FAIL - lab up (prefix $LAB_PREFIX)"

@@ -78,7 +78,7 @@ s2=$!
 
 # Swap generations while the traffic runs: add, reorder, remove, empty, long.
 swaps=0
-for round in 1 2; do
+for _ in 1 2; do
 	for n in 1 2 3 4 5 0; do
 		out=$("$SFCCTL" -j -n "$NS_SFC" apply "$TEST_TMP/$n.yaml")
 		if grep -q '"result":"swapped"' <<<"$out"; then
