@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <sched.h>
+#include <sys/stat.h>
 #include <arpa/inet.h>
 #include <net/if.h>
 #include <netinet/in.h>
@@ -257,6 +258,28 @@ int main(void)
 	CHECK(st && st->generation == 2 && st->n_stages == 4, "unchanged after failed apply");
 	sfc_chain_status__free(st);
 	CHECK(run("root_fwd", pkt, 64, out) == XDP_REDIRECT, "still forwarding");
+
+	/*
+	 * A generation that fails to load mid-way changes nothing: here a new
+	 * function finds a pinned map of another layout in its folder.
+	 */
+	snprintf(p, sizeof(p), "%s/t1/nf/p9", root);
+	mkdir(p, 0700);
+	fd = bpf_map_create(BPF_MAP_TYPE_ARRAY, "old", 4, 8, 1, NULL);
+	snprintf(p, sizeof(p), "%s/t1/nf/p9/sfc_pass_mark", root);
+	CHECK(fd >= 0 && !bpf_obj_pin(fd, p), "pin a map of another layout");
+	if (fd >= 0)
+		close(fd);
+	err = apply("ta", "    - {name: p3, type: passthrough}\n    - {name: p1, type: passthrough}\n"
+		    "    - {name: p9, type: passthrough}\n", &res, &d);
+	CHECK(err && !strcmp(d.path, "spec.functions[2]"), "load failure reported: %d %s: %s", err,
+	      d.path, d.msg);
+	st = status();
+	CHECK(st && st->generation == 2 && st->n_stages == 4, "chain unchanged after failed load");
+	sfc_chain_status__free(st);
+	snprintf(p, sizeof(p), "%s/t1/gen3", root);
+	CHECK(access(p, F_OK) != 0, "the failed generation left no pins");
+	CHECK(run("root_fwd", pkt, 64, out) == XDP_REDIRECT, "still forwarding after failed load");
 
 	/* A missed tail call fails closed and is counted. */
 	snprintf(p, sizeof(p), "%s/t1/gen2/progs", root);
