@@ -174,8 +174,12 @@ static int map_write_pinned(struct apply_ctx *c, const char *name, const void *v
 
 static int write_state(struct apply_ctx *c)
 {
+	struct timespec now;
 	char *json, *blob;
 	int err;
+
+	clock_gettime(CLOCK_REALTIME, &now);
+	c->info.applied_at_ns = (__u64)now.tv_sec * 1000000000ULL + now.tv_nsec;
 
 	json = sfc_chain_spec__to_json(c->spec, true);
 	if (!json)
@@ -831,7 +835,6 @@ static int apply_locked(struct apply_ctx *c, const struct sfc_apply_opts *opts,
 {
 	const struct sfc_chain_spec *s = c->spec;
 	struct sfc_egress_cfg eg;
-	struct timespec now;
 	char *json;
 	bool reattach = false;
 	int err, saved_ns = -1;
@@ -939,8 +942,6 @@ static int apply_locked(struct apply_ctx *c, const struct sfc_apply_opts *opts,
 	}
 	if (err)
 		goto out_gen;
-	clock_gettime(CLOCK_REALTIME, &now);
-	c->info.applied_at_ns = (__u64)now.tv_sec * 1000000000ULL + now.tv_nsec;
 	err = write_state(c);
 	if (err) {
 		sfc_diag_set(c->diag, err, NULL, "cannot record the chain state: %s", strerror(-err));

@@ -247,6 +247,8 @@ int main(void)
 		close(fd);
 	st = status();
 	CHECK(st && st->generation == 2, "config change keeps generation 2");
+	CHECK(st && st->applied_at_ns > 1700000000ULL * 1000000000ULL, "applied_at recorded");
+	CHECK(st && st->spec_json && strstr(st->spec_json, "\"mark\":7"), "spec records the config");
 	sfc_chain_status__free(st);
 	CHECK(run("root_fwd", pkt, 64, out) == XDP_REDIRECT, "forwarding after config change");
 
