@@ -112,6 +112,7 @@ trap teardown EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
+[[ $IPERF_SECONDS =~ ^[1-9][0-9]*$ ]] || die "IPERF_SECONDS must be a positive integer, not '$IPERF_SECONDS'"
 [ "$(id -u)" = 0 ] || die "must be root (XDP, bpffs, network namespaces)"
 
 section "setup: scripts/setup.sh"
@@ -172,7 +173,8 @@ if command -v iperf3 >/dev/null 2>&1; then
 	# A command substitution, not a redirection of in_ns: a function's
 	# redirection is still in force when a Ctrl-C trap runs inside it, and
 	# the teardown's output would go to the file.
-	if ! iperf_out=$(in_ns "$NS_CLIENT" iperf3 -c "$SERVER4" -t "$IPERF_SECONDS" -f m 2>&1); then
+	if ! iperf_out=$(in_ns "$NS_CLIENT" timeout $((IPERF_SECONDS + 30)) \
+		iperf3 -c "$SERVER4" -t "$IPERF_SECONDS" -f m 2>&1); then
 		printf '%s\n' "$iperf_out"
 		die "iperf3 failed"
 	fi
@@ -192,8 +194,9 @@ fwd=$("$SFCCTL" -j stats "$CHAIN" | tr -d ' \n' |
 	grep -oE '"name":"egress"[^]]*' | grep -oE '"forwarded":[0-9]+' | cut -d: -f2 | tr '\n' ' ')
 read -r fwd_f fwd_r _ <<<"$fwd" || true
 echo "egress forwarded: forward ${fwd_f:-?}, reverse ${fwd_r:-?}"
-[ "${fwd_f:-0}" -gt 0 ] && [ "${fwd_r:-0}" -gt 0 ] ||
+if [ "${fwd_f:-0}" -eq 0 ] || [ "${fwd_r:-0}" -eq 0 ]; then
 	die "the chain's egress forwarded nothing in one direction: traffic bypassed XDP"
+fi
 
 section "delete: sfcctl delete $CHAIN"
 "$SFCCTL" delete "$CHAIN"

@@ -130,7 +130,10 @@ const char *sfc_apply_result__str(enum sfc_apply_result r);
 /*
  * Load, configure, pin and attach spec, or update the chain of the same name
  * in place. On any error the running chain is left exactly as it was and
- * *diag says what failed (for a verifier rejection, with the log).
+ * *diag says what failed (for a verifier rejection, with the log). The one
+ * exception: configs are validated when parsed, but should writing one into
+ * the function's maps fail (ENOMEM), the functions configured before it keep
+ * their new settings.
  */
 int sfc_chain__apply(const struct sfc_chain_spec *spec, const struct sfc_apply_opts *opts,
 		     enum sfc_apply_result *result, struct sfc_diag *diag);
