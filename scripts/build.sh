@@ -12,12 +12,8 @@
 # SFC_SKIP_SETUP=1 to skip setup.sh (scripts/test.sh sets it after running it).
 set -euo pipefail
 
-root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-build_dir=${BUILD_DIR:-build}
-case $build_dir in
-/*) ;;
-*) build_dir=$root/$build_dir ;;
-esac
+# shellcheck source=scripts/common.sh
+. "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 jobs=${JOBS:-$(nproc 2>/dev/null || echo 2)}
 
 if [ "${SFC_SKIP_SETUP:-0}" != 1 ]; then

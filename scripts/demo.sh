@@ -24,12 +24,8 @@
 # which), 2 usage.
 set -euo pipefail
 
-root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-build_dir=${BUILD_DIR:-build}
-case $build_dir in
-/*) ;;
-*) build_dir=$root/$build_dir ;;
-esac
+# shellcheck source=scripts/common.sh
+. "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 export BUILD_DIR=$build_dir
 
 PREFIX=demo-

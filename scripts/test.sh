@@ -14,12 +14,8 @@
 # Exit status: ctest's (0 all passed), or the failing setup/build step's.
 set -euo pipefail
 
-root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-build_dir=${BUILD_DIR:-build}
-case $build_dir in
-/*) ;;
-*) build_dir=$root/$build_dir ;;
-esac
+# shellcheck source=scripts/common.sh
+. "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 export BUILD_DIR=$build_dir
 
 bash "$root/scripts/setup.sh"

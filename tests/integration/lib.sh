@@ -219,6 +219,34 @@ sfc_apply() {
 	"$SFCCTL" -n "$NS_SFC" apply "$1"
 }
 
+# chain_yaml FILE NAME MODE EGRESS [FUNCTION...]: a chain file on the lab's
+# sfc-in with the given xdpMode and egress (a flow mapping) and one
+# passthrough function per FUNCTION name (none: an empty list).
+chain_yaml() {
+	local f=$1 name=$2 mode=$3 egress=$4 fn
+	shift 4
+	{
+		printf 'apiVersion: sfc/v1alpha1\nkind: Chain\nmetadata:\n  name: %s\n' "$name"
+		printf 'spec:\n  interface: %s\n  xdpMode: %s\n  egress: %s\n' "$SFC_IN" "$mode" "$egress"
+		printf '  functions:\n'
+		for fn in "$@"; do
+			printf '    - {name: %s, type: passthrough}\n' "$fn"
+		done
+		[ $# -gt 0 ] || printf '    []\n'
+	} >"$f"
+}
+
+# chain_stat NAME STAGE DIR FIELD: a counter from `sfcctl -j stats NAME`;
+# STAGE or DIR "*" sums over every stage or both directions.
+chain_stat() {
+	"$SFCCTL" -j stats "$1" | python3 -c '
+import json, sys
+stage, dirs, field = sys.argv[1:4]
+dirs = ("forward", "reverse") if dirs == "*" else (dirs,)
+stages = json.load(sys.stdin)["stages"]
+print(sum(s[d][field] for s in stages if stage in ("*", s["name"]) for d in dirs))' "$2" "$3" "$4"
+}
+
 # ---- traffic ------------------------------------------------------------
 
 # seqgen_recv_start NS PORT [RECV_ARGS...]: start a JSON receiver in NS in the

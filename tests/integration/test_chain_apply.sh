@@ -15,31 +15,8 @@ require_seqgen
 CHAIN=${LAB_PREFIX%-}-apply
 PIN=/sys/fs/bpf/sfc/$CHAIN
 
-write_chain() { # write_chain FILE FUNCTIONS...
-	local f=$1
-	shift
-	{
-		printf 'apiVersion: sfc/v1alpha1\nkind: Chain\nmetadata:\n  name: %s\n' "$CHAIN"
-		printf 'spec:\n  interface: %s\n  xdpMode: native\n' "$SFC_IN"
-		printf '  egress: {action: redirect, interface: %s}\n  functions:\n' "$SFC_OUT"
-		for fn in "$@"; do
-			printf '    - {name: %s, type: passthrough}\n' "$fn"
-		done
-	} >"$f"
-}
-
-# stat_of STAGE DIR FIELD: a counter from `sfcctl -j stats`.
-stat_of() {
-	"$SFCCTL" -j stats "$CHAIN" | python3 -c '
-import json, sys
-d = json.load(sys.stdin)
-for s in d["stages"]:
-    if s["name"] == sys.argv[1]:
-        print(s[sys.argv[2]][sys.argv[3]])' "$@"
-}
-
 lab_up
-write_chain "$TEST_TMP/a.yaml" first second
+chain_yaml "$TEST_TMP/a.yaml" "$CHAIN" native "{action: redirect, interface: $SFC_OUT}" first second
 check "validate" "$SFCCTL" validate "$TEST_TMP/a.yaml"
 track_chain "$CHAIN"
 out=$("$SFCCTL" -j -n "$NS_SFC" apply "$TEST_TMP/a.yaml")
@@ -60,29 +37,29 @@ done
 check "routed by the XDP egress (ttl 63)" bash -c \
 	"nsenter --net=/run/netns/$NS_CLIENT ping -c1 -W2 $SERVER4 | grep -q 'ttl=63'"
 
-fwd0=$(stat_of egress forward forwarded)
-rev0=$(stat_of egress reverse forwarded)
+fwd0=$(chain_stat "$CHAIN" egress forward forwarded)
+rev0=$(chain_stat "$CHAIN" egress reverse forwarded)
 seqgen_recv_start server 5001 --expect 2000 --timeout 2
 check "send 2000 client -> server" in_ns client "$SEQGEN" send --dst "$SERVER4" --port 5001 \
 	--count 2000 --rate 20000 --size 200
 seqgen_recv_wait
 is "$(json_num "$SEQ_RESULT" lost)" 0 "2000 datagrams, none lost"
-fwd1=$(stat_of egress forward forwarded)
+fwd1=$(chain_stat "$CHAIN" egress forward forwarded)
 check "the XDP egress forwarded them all ($fwd0 -> $fwd1)" test $((fwd1 - fwd0)) -ge 2000
 seqgen_recv_start client 5002 --expect 500 --timeout 2
 check "send 500 server -> client (v6)" in_ns server "$SEQGEN" send --dst "$CLIENT6" --port 5002 \
 	--count 500 --rate 20000 --size 200
 seqgen_recv_wait
 is "$(json_num "$SEQ_RESULT" lost)" 0 "500 datagrams back, none lost"
-rev1=$(stat_of egress reverse forwarded)
+rev1=$(chain_stat "$CHAIN" egress reverse forwarded)
 check "reverse direction forwarded by XDP ($rev0 -> $rev1)" test $((rev1 - rev0)) -ge 500
 for fn in first second; do
-	p=$(stat_of "$fn" forward packets)
+	p=$(chain_stat "$CHAIN" "$fn" forward packets)
 	check "function $fn saw the forward packets ($p)" test "$p" -ge 2000
-	p=$(stat_of "$fn" reverse packets)
+	p=$(chain_stat "$CHAIN" "$fn" reverse packets)
 	check "function $fn saw the reverse packets ($p)" test "$p" -ge 500
 done
-is "$(stat_of entry forward tail_call_miss)" 0 "no missed tail call"
+is "$(chain_stat "$CHAIN" entry forward tail_call_miss)" 0 "no missed tail call"
 
 # Re-apply: nothing to do.
 out=$("$SFCCTL" -j -n "$NS_SFC" apply "$TEST_TMP/a.yaml")

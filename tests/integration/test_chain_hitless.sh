@@ -15,50 +15,23 @@ require_seqgen
 CHAIN=${LAB_PREFIX%-}-hitless
 COUNT=60000
 RATE=15000
-
-write_chain() { # write_chain FILE FUNCTIONS...
-	local f=$1
-	shift
-	{
-		printf 'apiVersion: sfc/v1alpha1\nkind: Chain\nmetadata:\n  name: %s\n' "$CHAIN"
-		printf 'spec:\n  interface: %s\n' "$SFC_IN"
-		printf '  egress: {action: redirect, interface: %s}\n  functions:\n' "$SFC_OUT"
-		for fn in "$@"; do
-			printf '    - {name: %s, type: passthrough}\n' "$fn"
-		done
-		[ $# -gt 0 ] || printf '    []\n'
-	} >"$f"
-}
-
-stats_sum() { # stats_sum FIELD: over all stages and directions
-	"$SFCCTL" -j stats "$CHAIN" | python3 -c '
-import json, sys
-d = json.load(sys.stdin)
-print(sum(s[dir][sys.argv[1]] for s in d["stages"] for dir in ("forward", "reverse")))' "$1"
-}
-
-egress() { # egress DIR FIELD
-	"$SFCCTL" -j stats "$CHAIN" | python3 -c '
-import json, sys
-d = json.load(sys.stdin)
-print([s for s in d["stages"] if s["name"] == "egress"][0][sys.argv[1]][sys.argv[2]])' "$1" "$2"
-}
+EGRESS="{action: redirect, interface: $SFC_OUT}"
 
 lab_up
-write_chain "$TEST_TMP/0.yaml" a b
-write_chain "$TEST_TMP/1.yaml" a b c
-write_chain "$TEST_TMP/2.yaml" c a b
-write_chain "$TEST_TMP/3.yaml" b
-write_chain "$TEST_TMP/4.yaml"
-write_chain "$TEST_TMP/5.yaml" a b c d e f g h
+chain_yaml "$TEST_TMP/0.yaml" "$CHAIN" auto "$EGRESS" a b
+chain_yaml "$TEST_TMP/1.yaml" "$CHAIN" auto "$EGRESS" a b c
+chain_yaml "$TEST_TMP/2.yaml" "$CHAIN" auto "$EGRESS" c a b
+chain_yaml "$TEST_TMP/3.yaml" "$CHAIN" auto "$EGRESS" b
+chain_yaml "$TEST_TMP/4.yaml" "$CHAIN" auto "$EGRESS"
+chain_yaml "$TEST_TMP/5.yaml" "$CHAIN" auto "$EGRESS" a b c d e f g h
 
 check "apply the first chain" sfc_apply "$TEST_TMP/0.yaml"
 # Warm the neighbour caches, so that the XDP egress's FIB lookups succeed
 # from the first datagram on.
 check "warm-up forward" in_ns client ping -c 2 -i 0.2 -W 2 "$SERVER4"
 check "warm-up reverse" in_ns server ping -c 2 -i 0.2 -W 2 "$CLIENT4"
-fwd0=$(egress forward forwarded)
-rev0=$(egress reverse forwarded)
+fwd0=$(chain_stat "$CHAIN" egress forward forwarded)
+rev0=$(chain_stat "$CHAIN" egress reverse forwarded)
 
 # Two receivers, one per direction (the lib's helper runs one at a time).
 in_ns server "$SEQGEN" recv --port 6001 --expect $COUNT --timeout 3 -j \
@@ -104,10 +77,10 @@ is "$(json_num "$fwd" duplicates)" 0 "forward: no duplicates"
 is "$(json_num "$rev" received)" $COUNT "reverse: all $COUNT received"
 is "$(json_num "$rev" lost)" 0 "reverse: none lost"
 is "$(json_num "$rev" duplicates)" 0 "reverse: no duplicates"
-is "$(stats_sum tail_call_miss)" 0 "no missed tail call in any stage"
-is "$(stats_sum aborted)" 0 "nothing aborted"
-fwd1=$(egress forward forwarded)
-rev1=$(egress reverse forwarded)
+is "$(chain_stat "$CHAIN" "*" "*" tail_call_miss)" 0 "no missed tail call in any stage"
+is "$(chain_stat "$CHAIN" "*" "*" aborted)" 0 "nothing aborted"
+fwd1=$(chain_stat "$CHAIN" egress forward forwarded)
+rev1=$(chain_stat "$CHAIN" egress reverse forwarded)
 check "forward: the XDP egress carried all $COUNT ($((fwd1 - fwd0)))" test $((fwd1 - fwd0)) -ge $COUNT
 check "reverse: the XDP egress carried all $COUNT ($((rev1 - rev0)))" test $((rev1 - rev0)) -ge $COUNT
 gen=$("$SFCCTL" -j status "$CHAIN" | sed -nE 's/.*"generation":([0-9]+).*/\1/p' | head -1)

@@ -11,26 +11,13 @@ require_sfcctl
 
 CHAIN=${LAB_PREFIX%-}-modes
 
-write_chain() { # write_chain FILE MODE EGRESS
-	printf 'apiVersion: sfc/v1alpha1\nkind: Chain\nmetadata:\n  name: %s\n' "$CHAIN" >"$1"
-	printf 'spec:\n  interface: %s\n  xdpMode: %s\n  egress: %s\n' "$SFC_IN" "$2" "$3" >>"$1"
-	printf '  functions:\n    - {name: only, type: passthrough}\n' >>"$1"
-}
-
 field() { # field JSON KEY: first string value of KEY
 	sed -nE "s/.*\"$2\":\"([^\"]*)\".*/\1/p" <<<"$1" | head -1
 }
 
-packets() { # packets STAGE DIR
-	"$SFCCTL" -j stats "$CHAIN" | python3 -c '
-import json, sys
-d = json.load(sys.stdin)
-print([s for s in d["stages"] if s["name"] == sys.argv[1]][0][sys.argv[2]]["packets"])' "$1" "$2"
-}
-
 lab_up
-write_chain "$TEST_TMP/skb.yaml" skb "{action: pass}"
-write_chain "$TEST_TMP/native.yaml" native "{action: redirect, interface: $SFC_OUT}"
+chain_yaml "$TEST_TMP/skb.yaml" "$CHAIN" skb "{action: pass}" only
+chain_yaml "$TEST_TMP/native.yaml" "$CHAIN" native "{action: redirect, interface: $SFC_OUT}" only
 
 check "apply in skb mode" sfc_apply "$TEST_TMP/skb.yaml"
 st=$("$SFCCTL" -j status "$CHAIN")
@@ -38,7 +25,7 @@ is "$(field "$st" mode)" skb "status says skb mode"
 is "$(field "$st" method)" link "status says the attach method (libxdp has no dispatcher here)"
 is "$(field "$st" egress)" pass "egress pass"
 check "ping through the chain, forwarded by the kernel" in_ns client ping -c 3 -i 0.2 -W 2 "$SERVER4"
-p=$(packets only forward)
+p=$(chain_stat "$CHAIN" only forward packets)
 check "the function saw the pings ($p)" test "$p" -ge 3
 
 out=$("$SFCCTL" -j -n "$NS_SFC" apply --dry-run "$TEST_TMP/native.yaml")
@@ -52,7 +39,7 @@ is "$(field "$st" mode)" native "now native"
 is "$(grep -o '"attached":true' <<<"$st" | wc -l)" 2 "both interfaces attached"
 check "ping through the redirecting chain" in_ns client ping -c 3 -i 0.2 -W 2 "$SERVER4"
 check "and back" in_ns server ping -c 3 -i 0.2 -W 2 "$CLIENT4"
-check "counters survived the re-attach" test "$(packets only forward)" -ge 6
+check "counters survived the re-attach" test "$(chain_stat "$CHAIN" only forward packets)" -ge 6
 
 check "delete" "$SFCCTL" delete "$CHAIN"
 check_fails "no XDP left" bash -c \
