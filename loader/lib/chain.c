@@ -277,50 +277,6 @@ static int host_checks(struct apply_ctx *c, struct sfc_egress_cfg *eg)
 
 /* ---- loading ------------------------------------------------------------ */
 
-/* Set a `const volatile __u32` of the object's .rodata by name, before load. */
-static int set_rodata_u32(struct bpf_object *obj, const char *var, __u32 val)
-{
-	const struct btf_var_secinfo *vs;
-	const struct btf_type *sec, *t;
-	struct bpf_map *map;
-	struct btf *btf;
-	size_t sz;
-	void *data;
-	int id, i;
-
-	btf = bpf_object__btf(obj);
-	if (!btf)
-		return -ENOENT;
-	id = btf__find_by_name_kind(btf, ".rodata", BTF_KIND_DATASEC);
-	if (id < 0)
-		return -ENOENT;
-	sec = btf__type_by_id(btf, id);
-	vs = btf_var_secinfos(sec);
-	for (i = 0; i < btf_vlen(sec); i++, vs++) {
-		t = btf__type_by_id(btf, vs->type);
-		if (strcmp(btf__name_by_offset(btf, t->name_off), var))
-			continue;
-		bpf_object__for_each_map(map, obj) {
-			if (!bpf_map__is_internal(map) || !strstr(bpf_map__name(map), ".rodata"))
-				continue;
-			const void *init = bpf_map__initial_value(map, &sz);
-			int err;
-
-			if (!init || vs->offset + sizeof(val) > sz)
-				return -EINVAL;
-			data = malloc(sz);
-			if (!data)
-				return -ENOMEM;
-			memcpy(data, init, sz);
-			memcpy((char *)data + vs->offset, &val, sizeof(val));
-			err = bpf_map__set_initial_value(map, data, sz);
-			free(data);
-			return err;
-		}
-	}
-	return -ENOENT;
-}
-
 static void log_verifier(const char *what, const char *log)
 {
 	if (log && *log)
@@ -474,12 +430,53 @@ static int nf_map_dir(struct apply_ctx *c, char *buf, size_t len, const char *fn
 	return path_of(c, buf, len, "nf/%s", fn);
 }
 
+static int gen_nf_dir(struct apply_ctx *c, char *buf, size_t len, const char *fn)
+{
+	return path_of(c, buf, len, "gen%u/nf/%s", c->info.generation, fn);
+}
+
+/*
+ * A map pinned by an earlier generation is reused as it is; libbpf refuses
+ * one whose layout differs with a bare EINVAL. Say which map and what
+ * changed instead (a table resized by the config, say).
+ */
+static int check_pinned_map(struct apply_ctx *c, struct bpf_map *map, const char *pin,
+			    const char *path, const char *what)
+{
+	struct bpf_map_info info = {};
+	__u32 len = sizeof(info);
+	int fd, err;
+
+	fd = bpf_obj_get(pin);
+	if (fd < 0)
+		return 0;
+	err = bpf_obj_get_info_by_fd(fd, &info, &len);
+	close(fd);
+	if (err)
+		return 0;
+	if (info.max_entries != bpf_map__max_entries(map))
+		return sfc_diag_set(c->diag, -EINVAL, path,
+				    "%s: its map %s holds %u entries and the config asks for %u; "
+				    "a pinned table keeps its size (sfcctl delete %s, then apply, "
+				    "starts it afresh)", what, bpf_map__name(map), info.max_entries,
+				    bpf_map__max_entries(map), c->spec->name);
+	if (info.type != bpf_map__type(map) || info.key_size != bpf_map__key_size(map) ||
+	    info.value_size != bpf_map__value_size(map))
+		return sfc_diag_set(c->diag, -EINVAL, path,
+				    "%s: its pinned map %s has another layout (pinned by another "
+				    "version?); sfcctl delete %s, then apply", what,
+				    bpf_map__name(map), c->spec->name);
+	return 0;
+}
+
 static int load_function(struct apply_ctx *c, unsigned int i, int progs_fd)
 {
 	const struct sfc_function *fn = &c->spec->functions[i];
-	char path[64], dir[PATH_MAX], pin[PATH_MAX + 64], what[96];
+	char path[64], dir[PATH_MAX], gdir[PATH_MAX], pin[PATH_MAX + 64], what[96];
+	bool has_gen_maps = false;
 	struct bpf_object *obj;
 	struct bpf_map *map;
+	__u32 id = c->info.fn[i].id;
 	struct stat st;
 	int err;
 
@@ -491,6 +488,7 @@ static int load_function(struct apply_ctx *c, unsigned int i, int progs_fd)
 	c->nf_obj[i] = obj;
 
 	err = nf_map_dir(c, dir, sizeof(dir), fn->name);
+	err = err ?: gen_nf_dir(c, gdir, sizeof(gdir), fn->name);
 	if (err)
 		return err;
 	c->nf_dir_new[i] = stat(dir, &st) != 0;
@@ -505,12 +503,23 @@ static int load_function(struct apply_ctx *c, unsigned int i, int progs_fd)
 	bpf_object__for_each_map(map, obj) {
 		if (bpf_map__is_internal(map) || is_chain_map(bpf_map__name(map)))
 			continue;
-		snprintf(pin, sizeof(pin), "%s/%s", dir, bpf_map__name(map));
+		if (sfc_nf__is_gen_map(fn->type, bpf_map__name(map))) {
+			snprintf(pin, sizeof(pin), "%s/%s", gdir, bpf_map__name(map));
+			has_gen_maps = true;
+		} else {
+			snprintf(pin, sizeof(pin), "%s/%s", dir, bpf_map__name(map));
+		}
 		err = bpf_map__set_pin_path(map, pin);
 		if (err)
 			return err;
 	}
-	err = set_rodata_u32(obj, "sfc_stage_id", c->info.fn[i].id);
+	if (has_gen_maps) {
+		err = sfc_mkdir_p(gdir);
+		if (err)
+			return sfc_diag_set(c->diag, err, path, "cannot create %s: %s", gdir,
+					    strerror(-err));
+	}
+	err = sfc_nf__set_rodata(obj, "sfc_stage_id", &id, sizeof(id));
 	if (err)
 		return sfc_diag_set(c->diag, err, path, "%s: object has no sfc_stage_id: %s", what,
 				    strerror(-err));
@@ -519,21 +528,29 @@ static int load_function(struct apply_ctx *c, unsigned int i, int progs_fd)
 		if (err)
 			return sfc_diag_set(c->diag, err, path, "%s: %s", what, strerror(-err));
 	}
+	bpf_object__for_each_map(map, obj) {
+		if (!bpf_map__pin_path(map) || sfc_nf__is_gen_map(fn->type, bpf_map__name(map)))
+			continue;
+		err = check_pinned_map(c, map, bpf_map__pin_path(map), path, what);
+		if (err)
+			return err;
+	}
 	return load_obj(c, obj, what, path);
 }
 
 static int configure_function(struct apply_ctx *c, unsigned int i)
 {
 	const struct sfc_function *fn = &c->spec->functions[i];
-	char dir[PATH_MAX], path[64];
+	char dir[PATH_MAX], gdir[PATH_MAX], path[64];
 	struct sfc_nf_ctx nc = {
-		.chain = c->spec->name, .fn = fn, .map_dir = dir, .diag = c->diag,
+		.chain = c->spec->name, .fn = fn, .map_dir = dir, .gen_dir = gdir, .diag = c->diag,
 	};
 	int err;
 
 	if (!fn->type->configure)
 		return 0;
 	err = nf_map_dir(c, dir, sizeof(dir), fn->name);
+	err = err ?: gen_nf_dir(c, gdir, sizeof(gdir), fn->name);
 	if (err)
 		return err;
 	err = fn->type->configure(&nc, fn->config);
@@ -830,6 +847,40 @@ static bool still_attached(struct apply_ctx *c)
 	return true;
 }
 
+/*
+ * What decides between an in-place config update and a new generation: the
+ * spec without configs, plus the configs of the types that need a swap.
+ */
+static int structure_hash(const struct sfc_chain_spec *s, __u64 *out)
+{
+	struct sfc_json j;
+	unsigned int i;
+	char *json;
+
+	json = sfc_chain_spec__to_json(s, false);
+	if (!json)
+		return -ENOMEM;
+	sfc_json__init(&j, false);
+	sfc_json__arr_begin(&j);
+	sfc_json__str(&j, json);
+	free(json);
+	for (i = 0; i < s->n_functions; i++) {
+		const struct sfc_function *fn = &s->functions[i];
+
+		if (!fn->type->config_swaps || !fn->type->dump)
+			continue;
+		sfc_json__str(&j, fn->name);
+		fn->type->dump(fn->config, &j);
+	}
+	sfc_json__arr_end(&j);
+	json = sfc_json__take(&j);
+	if (!json)
+		return -ENOMEM;
+	*out = sfc_hash(json);
+	free(json);
+	return 0;
+}
+
 static int apply_locked(struct apply_ctx *c, const struct sfc_apply_opts *opts,
 			enum sfc_apply_result *result)
 {
@@ -840,11 +891,9 @@ static int apply_locked(struct apply_ctx *c, const struct sfc_apply_opts *opts,
 	int err, saved_ns = -1;
 	unsigned int i;
 
-	json = sfc_chain_spec__to_json(s, false);
-	if (!json)
-		return -ENOMEM;
-	c->info.struct_hash = sfc_hash(json);
-	free(json);
+	err = structure_hash(s, &c->info.struct_hash);
+	if (err)
+		return err;
 	json = sfc_chain_spec__to_json(s, true);
 	if (!json)
 		return -ENOMEM;

@@ -3,7 +3,9 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <stdlib.h>
 #include <bpf/bpf.h>
+#include <bpf/btf.h>
 
 #include "nf.h"
 
@@ -29,13 +31,73 @@ const struct sfc_nf_type *sfc_nf_type__find(const char *name)
 	return NULL;
 }
 
+bool sfc_nf__is_gen_map(const struct sfc_nf_type *type, const char *map_name)
+{
+	const char *const *m;
+
+	for (m = type->gen_maps; m && *m; m++)
+		if (!strcmp(*m, map_name))
+			return true;
+	return false;
+}
+
 int sfc_nf__map_fd(const struct sfc_nf_ctx *ctx, const char *map_name)
 {
+	const char *dir = ctx->map_dir;
 	char path[512];
 	int fd;
 
-	if (snprintf(path, sizeof(path), "%s/%s", ctx->map_dir, map_name) >= (int)sizeof(path))
+	if (sfc_nf__is_gen_map(ctx->fn->type, map_name)) {
+		if (!ctx->gen_dir)
+			return -ENOENT;
+		dir = ctx->gen_dir;
+	}
+	if (snprintf(path, sizeof(path), "%s/%s", dir, map_name) >= (int)sizeof(path))
 		return -ENAMETOOLONG;
 	fd = bpf_obj_get(path);
 	return fd < 0 ? -errno : fd;
+}
+
+int sfc_nf__set_rodata(struct bpf_object *obj, const char *var, const void *val, size_t size)
+{
+	const struct btf_var_secinfo *vs;
+	const struct btf_type *sec, *t;
+	struct bpf_map *map;
+	const void *init;
+	struct btf *btf;
+	void *data;
+	size_t sz;
+	int id, i, err;
+
+	btf = bpf_object__btf(obj);
+	if (!btf)
+		return -ENOENT;
+	id = btf__find_by_name_kind(btf, ".rodata", BTF_KIND_DATASEC);
+	if (id < 0)
+		return -ENOENT;
+	sec = btf__type_by_id(btf, id);
+	vs = btf_var_secinfos(sec);
+	for (i = 0; i < btf_vlen(sec); i++, vs++) {
+		t = btf__type_by_id(btf, vs->type);
+		if (strcmp(btf__name_by_offset(btf, t->name_off), var))
+			continue;
+		if (vs->size != size)
+			return -EINVAL;
+		bpf_object__for_each_map(map, obj) {
+			if (!bpf_map__is_internal(map) || !strstr(bpf_map__name(map), ".rodata"))
+				continue;
+			init = bpf_map__initial_value(map, &sz);
+			if (!init || vs->offset + size > sz)
+				return -EINVAL;
+			data = malloc(sz);
+			if (!data)
+				return -ENOMEM;
+			memcpy(data, init, sz);
+			memcpy((char *)data + vs->offset, val, size);
+			err = bpf_map__set_initial_value(map, data, sz);
+			free(data);
+			return err;
+		}
+	}
+	return -ENOENT;
 }

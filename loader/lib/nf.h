@@ -9,6 +9,13 @@
  * prepare() sets load-time knobs (rodata) before load; after load and
  * pinning, configure() writes the runtime configuration. A re-apply that
  * changes only configs calls configure() alone, on the pinned maps.
+ *
+ * A type whose config must go live atomically (a firewall's rule set: no
+ * packet may see half of it) sets config_swaps: any change of its config then
+ * builds a new generation, which the root array swaps in whole. Its maps named
+ * in gen_maps belong to that generation: created fresh, sized by prepare(),
+ * filled by configure() before the generation goes live, pinned under
+ * <chain>/gen<N>/nf/<function>/ and dropped with the generation.
  */
 #ifndef SFC_NF_H
 #define SFC_NF_H
@@ -22,6 +29,7 @@ struct sfc_nf_ctx {
 	const char *chain;		/* chain name */
 	const struct sfc_function *fn;
 	const char *map_dir;		/* <pin root>/<chain>/nf/<function> */
+	const char *gen_dir;		/* <pin root>/<chain>/gen<N>/nf/<function> */
 	struct sfc_diag *diag;
 };
 
@@ -40,13 +48,22 @@ struct sfc_nf_type {
 	int (*prepare)(struct bpf_object *obj, const void *cfg);
 	/* Optional: write runtime config into the pinned maps. */
 	int (*configure)(const struct sfc_nf_ctx *ctx, const void *cfg);
+	/* Maps that belong to a generation (NULL-terminated), see above. */
+	const char *const *gen_maps;
+	bool config_swaps;
 };
 
 const struct sfc_nf_type *sfc_nf_type__find(const char *name);
 /* For help texts: the types, NULL-terminated. */
 const struct sfc_nf_type *const *sfc_nf_types(void);
 
-/* fd of a pinned map of the function (caller closes), or -errno. */
+/* fd of a pinned map of the function (caller closes), or -errno. Maps in
+ * the type's gen_maps are those of the generation being built. */
 int sfc_nf__map_fd(const struct sfc_nf_ctx *ctx, const char *map_name);
+bool sfc_nf__is_gen_map(const struct sfc_nf_type *type, const char *map_name);
+
+/* Set a `const volatile` scalar of the object's .rodata by name, before
+ * load (size: 1, 2, 4 or 8 bytes, as declared). */
+int sfc_nf__set_rodata(struct bpf_object *obj, const char *var, const void *val, size_t size);
 
 #endif
