@@ -19,7 +19,8 @@
 
 #define CHAIN_API_VERSION "sfc/v1alpha1"
 #define CHAIN_KIND "Chain"
-#define CHAIN_MAX_BYTES (1 << 20)	/* a chain file is small; refuse /dev/zero */
+/* Room for 100k-rule firewalls; the limit is there to refuse /dev/zero. */
+#define CHAIN_MAX_BYTES (64 << 20)
 #define CHAIN_MAX_DEPTH 32		/* no chain or NF config nests deeper */
 
 static const char *const xdp_modes[] = { "auto", "native", "skb", NULL };
@@ -631,7 +632,7 @@ static struct sfc_chain_spec *parse(const char *file, const char *text, size_t l
 
 	memset(d, 0, sizeof(*d));
 	if (len > CHAIN_MAX_BYTES) {
-		err = diag_at(d, file, 1, 1, "larger than 1 MiB: not a chain file");
+		err = diag_at(d, file, 1, 1, "larger than 64 MiB: not a chain file");
 		goto out;
 	}
 	if (!yaml_parser_initialize(&parser)) {

@@ -10,9 +10,11 @@
 #include "nf.h"
 
 extern const struct sfc_nf_type sfc_nf_passthrough;
+extern const struct sfc_nf_type sfc_nf_firewall;
 
 static const struct sfc_nf_type *const nf_types[] = {
 	&sfc_nf_passthrough,
+	&sfc_nf_firewall,
 	NULL,
 };
 

@@ -221,9 +221,9 @@ static const struct bad_case bad[] = {
 	  "    - name: FW\n      type: passthrough\n",
 	  10, 13, "spec.functions[1].name", "has an uppercase letter" },
 	{ "unknown function type",
-	  HEAD SPEC "  functions:\n    - name: fw\n      type: firewall\n",
+	  HEAD SPEC "  functions:\n    - name: fw\n      type: firewal\n",
 	  9, 13, "spec.functions[0].type",
-	  "unknown function type \"firewall\" (known types: passthrough" },
+	  "unknown function type \"firewal\" (known types: passthrough, firewall)" },
 	{ "function type is a mapping",
 	  HEAD SPEC "  functions:\n    - name: fw\n      type: {a: b}\n",
 	  9, 13, "spec.functions[0].type", "expected a string, got a mapping" },
@@ -356,7 +356,7 @@ static void check_function_budget(void)
 
 static void check_big_and_deep(void)
 {
-	size_t big = (1 << 20) + 1, i;
+	size_t big = (64 << 20) + 1, i;
 	struct sfc_chain_spec *spec;
 	struct sfc_diag d;
 	char *s;
@@ -367,9 +367,9 @@ static void check_big_and_deep(void)
 	memset(s, '#', big);
 	s[big] = '\0';
 	spec = sfc_chain_spec__parse_string("big.yaml", s, big, &d);
-	CHECK(!spec && errno == EINVAL, "1 MiB + 1 parsed");
+	CHECK(!spec && errno == EINVAL, "64 MiB + 1 parsed");
 	CHECK(d.line == 1 && d.col == 1, "big at %d:%d", d.line, d.col);
-	CHECK(strstr(d.msg, "larger than 1 MiB"), "big: %s", d.msg);
+	CHECK(strstr(d.msg, "larger than 64 MiB"), "big: %s", d.msg);
 
 	/* nesting inside a config: caught before the NF parser sees it */
 	i = snprintf(s, big, HEAD SPEC FNS "      config: {a: ");
