@@ -45,6 +45,12 @@ int cmd_delete(const struct sfcctl *ctl, int argc, char **argv);
 int cmd_status(const struct sfcctl *ctl, int argc, char **argv);
 int cmd_stats(const struct sfcctl *ctl, int argc, char **argv);
 
+/* cmd_firewall.c */
+int cmd_rules(const struct sfcctl *ctl, int argc, char **argv);
+int fw_stats_plain(const struct sfcctl *ctl, const struct sfc_chain_status *st);
+void fw_stats_json(const struct sfcctl *ctl, struct sfc_json *j, const struct sfc_chain_status *st,
+		   unsigned int i);
+
 /* output.c: errors go to stderr, or to stdout as {"error": ...} with -j. */
 int out_error(const struct sfcctl *ctl, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));		/* returns EXIT_FAIL */

@@ -516,7 +516,8 @@ static int stats_plain(const struct sfc_chain_status *st)
 	return err ? EXIT_FAIL : EXIT_OK;
 }
 
-static void stats_json(struct sfc_json *j, const struct sfc_chain_status *st)
+static void stats_json(const struct sfcctl *ctl, struct sfc_json *j,
+		       const struct sfc_chain_status *st)
 {
 	const struct sfc_stage_status *s;
 	unsigned int i, d, c;
@@ -537,6 +538,8 @@ static void stats_json(struct sfc_json *j, const struct sfc_chain_status *st)
 				sfc_json__ku64(j, counters[c].name, counter(&s->stats[d], c));
 			sfc_json__obj_end(j);
 		}
+		if (is_function(st, i))
+			fw_stats_json(ctl, j, st, i);
 		sfc_json__obj_end(j);
 	}
 	sfc_json__arr_end(j);
@@ -556,12 +559,14 @@ int cmd_stats(const struct sfcctl *ctl, int argc, char **argv)
 		ret = stats_plain(st);
 		if (ret)
 			fprintf(stderr, "sfcctl: %s\n", strerror(ENOMEM));
+		else
+			ret = fw_stats_plain(ctl, st);
 		sfc_chain_status__free(st);
 		return ret;
 	}
 	out_json_init(ctl, &j);
 	sfc_json__obj_begin(&j);
-	stats_json(&j, st);
+	stats_json(ctl, &j, st);
 	sfc_json__obj_end(&j);
 	sfc_chain_status__free(st);
 	return out_json_print(&j);

@@ -46,7 +46,14 @@ static const struct cmd cmds[] = {
 	  "show the per-stage counters of chain NAME",
 	  "Show the packet counters of every stage of chain NAME, per direction.\n"
 	  "Reverse rows that are all zero are left out unless the egress is\n"
-	  "redirect (-j always has both).\n" },
+	  "redirect (-j always has both). A firewall adds its verdict counters and\n"
+	  "the rules that matched packets (-j: all rules).\n" },
+	{ "rules", cmd_rules, 1, 2, 0, "NAME [FUNCTION]",
+	  "list the rule table of the firewalls of chain NAME",
+	  "List the rules of every firewall function of chain NAME (or of\n"
+	  "FUNCTION) as loaded: the live generation's rules in order, each with\n"
+	  "its chain-file line, action, rate limit and counters, and the\n"
+	  "classifier's size (tuples, keys, set prefixes, connections).\n" },
 	{ "help", cmd_help, 0, 1, 0, "[COMMAND]",
 	  "show this help, or the help of COMMAND",
 	  "Show the commands, options and function types, or the help of COMMAND\n"

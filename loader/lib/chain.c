@@ -175,7 +175,7 @@ static int map_write_pinned(struct apply_ctx *c, const char *name, const void *v
 static int write_state(struct apply_ctx *c)
 {
 	struct timespec now;
-	char *json, *blob;
+	char *json;
 	int err;
 
 	clock_gettime(CLOCK_REALTIME, &now);
@@ -184,15 +184,8 @@ static int write_state(struct apply_ctx *c)
 	json = sfc_chain_spec__to_json(c->spec, true);
 	if (!json)
 		return -ENOMEM;
-	blob = calloc(1, SFC_SPEC_MAX);
-	if (!blob) {
-		free(json);
-		return -ENOMEM;
-	}
-	snprintf(blob, SFC_SPEC_MAX, "%s", json);
+	err = sfc_spec_write(c->dir, json);
 	free(json);
-	err = map_write_pinned(c, "spec", blob);
-	free(blob);
 	if (!err)
 		err = map_write_pinned(c, "info", &c->info);
 	return err;
@@ -210,12 +203,7 @@ static int create_state_maps(struct apply_ctx *c)
 	close(fd);
 	if (err)
 		return err;
-	fd = bpf_map_create(BPF_MAP_TYPE_ARRAY, "sfc_spec", 4, SFC_SPEC_MAX, 1, &o);
-	if (fd < 0)
-		return -errno;
-	err = pin_fd(c, fd, "%s", "spec");
-	close(fd);
-	return err;
+	return sfc_spec_write(c->dir, "");
 }
 
 /* ---- host checks ------------------------------------------------------- */

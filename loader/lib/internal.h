@@ -17,7 +17,15 @@ int sfc_diag_set(struct sfc_diag *d, int err, const char *path, const char *fmt,
 void sfc_libbpf_log_init(void);
 
 /* ---- pin.c: bpffs ---- */
-#define SFC_SPEC_MAX (256 * 1024)
+/*
+ * <chain>/spec: the canonical JSON of the spec as applied, NUL-terminated,
+ * in SFC_SPEC_CHUNK-byte entries of an ARRAY sized to fit (a big firewall's
+ * rules run to megabytes). A larger spec gets a new map pinned over the old.
+ */
+#define SFC_SPEC_CHUNK (64 * 1024)
+int sfc_spec_write(const char *dir, const char *json);
+/* malloc'd; NULL when missing or unreadable. */
+char *sfc_spec_read(const char *dir);
 
 /*
  * <chain>/info, key 0: what the runtime needs to find and update a chain.

@@ -204,3 +204,8 @@ void sfc_json__kbool(struct sfc_json *j, const char *key, bool v)
 	sfc_json__key(j, key);
 	sfc_json__bool(j, v);
 }
+
+void sfc_json__raw_text(struct sfc_json *j, const char *s)
+{
+	puts_(j, s);
+}

@@ -39,4 +39,7 @@ void sfc_json__kstr(struct sfc_json *j, const char *key, const char *s);
 void sfc_json__ku64(struct sfc_json *j, const char *key, uint64_t v);
 void sfc_json__kbool(struct sfc_json *j, const char *key, bool v);
 
+/* Append text as it is: for building plain strings, not JSON. */
+void sfc_json__raw_text(struct sfc_json *j, const char *s);
+
 #endif

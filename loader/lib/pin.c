@@ -12,6 +12,9 @@
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <stdbool.h>
+#include <stdlib.h>
+#include <limits.h>
+#include <bpf/bpf.h>
 
 #include "internal.h"
 
@@ -185,4 +188,87 @@ void sfc_netns_leave(int saved)
 	if (setns(saved, CLONE_NEWNET))
 		sfc_log(SFC_LOG_ERROR, "cannot return to the original netns: %s", strerror(errno));
 	close(saved);
+}
+
+/* ---- the spec pin: canonical JSON in 64 KiB chunks ---- */
+
+int sfc_spec_write(const char *dir, const char *json)
+{
+	LIBBPF_OPTS(bpf_map_create_opts, o);
+	struct bpf_map_info info = {};
+	size_t len = strlen(json) + 1, off;
+	__u32 n = (len + SFC_SPEC_CHUNK - 1) / SFC_SPEC_CHUNK, ilen = sizeof(info), key;
+	char p[PATH_MAX], tmp[PATH_MAX + 8], *chunk;
+	int fd, err = 0;
+	bool fresh = false;
+
+	if (snprintf(p, sizeof(p), "%s/spec", dir) >= (int)sizeof(p))
+		return -ENAMETOOLONG;
+	/* bpffs refuses dots in names */
+	snprintf(tmp, sizeof(tmp), "%s_new", p);
+	fd = bpf_obj_get(p);
+	if (fd >= 0 && (bpf_obj_get_info_by_fd(fd, &info, &ilen) ||
+			info.value_size != SFC_SPEC_CHUNK || info.max_entries < n)) {
+		close(fd);
+		fd = -1;
+	}
+	if (fd < 0) {
+		/* Too small (or missing): a new map, pinned over the old one. */
+		fd = bpf_map_create(BPF_MAP_TYPE_ARRAY, "sfc_spec", 4, SFC_SPEC_CHUNK, n, &o);
+		if (fd < 0)
+			return -errno;
+		fresh = true;
+	}
+	chunk = calloc(1, SFC_SPEC_CHUNK);
+	if (!chunk) {
+		err = -ENOMEM;
+		goto out;
+	}
+	for (key = 0, off = 0; off < len && !err; key++, off += SFC_SPEC_CHUNK) {
+		memset(chunk, 0, SFC_SPEC_CHUNK);
+		memcpy(chunk, json + off, len - off < SFC_SPEC_CHUNK ? len - off : SFC_SPEC_CHUNK);
+		err = bpf_map_update_elem(fd, &key, chunk, BPF_ANY) ? -errno : 0;
+	}
+	free(chunk);
+	if (err || !fresh)
+		goto out;
+	unlink(tmp);
+	err = bpf_obj_pin(fd, tmp) ? -errno : 0;
+	if (!err && rename(tmp, p))
+		err = -errno;
+	if (err)
+		unlink(tmp);
+out:
+	close(fd);
+	return err;
+}
+
+char *sfc_spec_read(const char *dir)
+{
+	struct bpf_map_info info = {};
+	__u32 ilen = sizeof(info), key;
+	char p[PATH_MAX], *buf = NULL;
+	size_t size;
+	int fd;
+
+	snprintf(p, sizeof(p), "%s/spec", dir);
+	fd = bpf_obj_get(p);
+	if (fd < 0)
+		return NULL;
+	if (bpf_obj_get_info_by_fd(fd, &info, &ilen) || !info.value_size || !info.max_entries)
+		goto out;
+	size = (size_t)info.value_size * info.max_entries;
+	buf = calloc(1, size + 1);
+	for (key = 0; buf && key < info.max_entries; key++) {
+		if (bpf_map_lookup_elem(fd, &key, buf + (size_t)key * info.value_size)) {
+			free(buf);
+			buf = NULL;
+			break;
+		}
+		if (memchr(buf + (size_t)key * info.value_size, '\0', info.value_size))
+			break;
+	}
+out:
+	close(fd);
+	return buf;
 }

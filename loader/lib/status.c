@@ -116,25 +116,6 @@ static void read_stats(int fd, __u32 id, struct sfc_stage_stats out[2])
 	free(v);
 }
 
-static char *read_spec(const char *dir)
-{
-	char p[PATH_MAX], *buf;
-	__u32 key = 0;
-	int fd;
-
-	snprintf(p, sizeof(p), "%s/spec", dir);
-	fd = bpf_obj_get(p);
-	if (fd < 0)
-		return NULL;
-	buf = calloc(1, SFC_SPEC_MAX + 1);
-	if (buf && bpf_map_lookup_elem(fd, &key, buf)) {
-		free(buf);
-		buf = NULL;
-	}
-	close(fd);
-	return buf;
-}
-
 static void fill_stage(struct sfc_chain_status *st, const char *dir, int stats_fd,
 		       const char *name, const char *type, __u32 id, const char *prog)
 {
@@ -180,7 +161,7 @@ int sfc_chain__status(const char *name, const char *pin_root, struct sfc_chain_s
 	st->generation = info.generation;
 	st->applied_at_ns = info.applied_at_ns;
 	st->egress = info.egress;
-	st->spec_json = read_spec(dir);
+	st->spec_json = sfc_spec_read(dir);
 
 	/* Whether the kernel still has the roots on the interfaces. */
 	if (sfc_netns_enter(info.netns, &saved_ns))

@@ -196,6 +196,47 @@ struct sfc_chain_status {
 int sfc_chain__status(const char *name, const char *pin_root, struct sfc_chain_status **out);
 void sfc_chain_status__free(struct sfc_chain_status *st);
 
+/* ---- firewall functions ---------------------------------------------- */
+
+/* Verdict counters of a firewall, in this order (sfc_fw_verdict__str). */
+#define SFC_FW_VERDICTS 9
+
+struct sfc_fw_rule_status {
+	uint32_t index;			/* 0-based, in the order of the chain file */
+	uint32_t line;			/* where the rule is in the chain file */
+	bool allow;
+	uint64_t pps, burst;		/* rate limit; pps 0 without one */
+	uint64_t packets, bytes;	/* matched (a rate-limited drop counts too) */
+	char *text;			/* the rule as applied: "action: allow, protocol: tcp, ..." */
+};
+
+struct sfc_fw_status {
+	char function[SFC_NAME_MAX + 1];
+	uint32_t generation;		/* the rule set's generation */
+	bool default_allow;
+	bool stateful;
+	uint32_t n_tuples;		/* classifier shapes the rules compiled into */
+	uint32_t n_keys;		/* classifier entries (IPv4 + IPv6) */
+	uint32_t n_set_prefixes;	/* set trie entries (IPv4 + IPv6) */
+	uint32_t max_connections;
+	uint32_t connections;		/* entries in the connection table */
+	uint64_t verdict_packets[SFC_FW_VERDICTS];
+	uint64_t verdict_bytes[SFC_FW_VERDICTS];
+	unsigned int n_rules;
+	struct sfc_fw_rule_status *rules;
+};
+
+/* "rule_allow", "rule_drop", ..., or NULL past the last. */
+const char *sfc_fw_verdict__str(unsigned int verdict);
+
+/*
+ * The rule table of firewall `function` of chain `name` as loaded, with its
+ * counters. -ENOENT: no such chain or function; -EINVAL: not a firewall.
+ */
+int sfc_firewall__status(const char *name, const char *function, const char *pin_root,
+			 struct sfc_fw_status **out);
+void sfc_fw_status__free(struct sfc_fw_status *st);
+
 #ifdef __cplusplus
 }
 #endif
