@@ -714,11 +714,12 @@ static __always_inline int ct_check(struct xdp_md *ctx, const struct sfc_pkt *pk
 		}
 		return CT_MISS;
 	}
+	/*
+	 * A later fragment has no ports, so it never finds its connection
+	 * (its key has ports 0): the rules decide, as for any packet.
+	 */
 	if (pkt->l4_proto == IPPROTO_TCP) {
-		if (!(pkt->flags & SFC_PKT_L4))
-			res = CT_VALID;		/* a later fragment of a known connection */
-		else
-			res = tcp_track(ctx, pkt, ct, *me);
+		res = tcp_track(ctx, pkt, ct, *me);
 	} else {
 		res = CT_VALID;
 		if (*me != ct->orig) {
