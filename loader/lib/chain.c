@@ -526,6 +526,44 @@ static int load_function(struct apply_ctx *c, unsigned int i, int progs_fd)
 	return load_obj(c, obj, what, path);
 }
 
+/*
+ * Before a config-only update: would the new config fit the pinned maps?
+ * prepare() on a fresh (never loaded) object gives the sizes it asks for.
+ */
+static int precheck_function(struct apply_ctx *c, unsigned int i)
+{
+	const struct sfc_function *fn = &c->spec->functions[i];
+	char path[64], dir[PATH_MAX], pin[PATH_MAX + 64], what[96];
+	struct bpf_object *obj;
+	struct bpf_map *map;
+	int err;
+
+	if (!fn->type->prepare)
+		return 0;
+	snprintf(path, sizeof(path), "spec.functions[%u]", i);
+	snprintf(what, sizeof(what), "function %s (%s)", fn->name, fn->type->name);
+	err = nf_map_dir(c, dir, sizeof(dir), fn->name);
+	if (err)
+		return err;
+	obj = fn->type->open();
+	if (!obj)
+		return sfc_diag_set(c->diag, -errno, path, "cannot open %s: %s", what, strerror(errno));
+	err = fn->type->prepare(obj, fn->config);
+	if (err)
+		sfc_diag_set(c->diag, err, path, "%s: %s", what, strerror(-err));
+	bpf_object__for_each_map(map, obj) {
+		if (err)
+			break;
+		if (bpf_map__is_internal(map) || is_chain_map(bpf_map__name(map)) ||
+		    sfc_nf__is_gen_map(fn->type, bpf_map__name(map)))
+			continue;
+		snprintf(pin, sizeof(pin), "%s/%s", dir, bpf_map__name(map));
+		err = check_pinned_map(c, map, pin, path, what);
+	}
+	bpf_object__close(obj);
+	return err;
+}
+
 static int configure_function(struct apply_ctx *c, unsigned int i)
 {
 	const struct sfc_function *fn = &c->spec->functions[i];
@@ -940,6 +978,10 @@ static int apply_locked(struct apply_ctx *c, const struct sfc_apply_opts *opts,
 		c->info.generation = c->old.generation;
 		assign_ids(c);
 		if (!reattach && c->old.struct_hash == c->info.struct_hash) {
+			/* Every refusal before the first write, so that no
+			 * function is left half-updated. */
+			for (i = 0; i < s->n_functions && !err; i++)
+				err = precheck_function(c, i);
 			for (i = 0; i < s->n_functions && !err; i++)
 				err = configure_function(c, i);
 			if (!err)
