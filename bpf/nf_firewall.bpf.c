@@ -29,10 +29,11 @@
 
 /* Load-time knobs, set by the loader from the config (rodata). */
 const volatile __u32 sfc_fw_n_tuples = 0;
+const volatile __u32 sfc_fw_n_tuples4 = 0;	/* tuples [0, n4) are IPv4, the rest IPv6 */
 const volatile __u32 sfc_fw_n_rules = 0;
 const volatile __u32 sfc_fw_default_action = SFC_FW_DROP;
 const volatile __u32 sfc_fw_stateful = 0;
-const volatile __u32 sfc_fw_set_families = 0;	/* bit 0: IPv4 sets, bit 1: IPv6 */
+const volatile __u32 sfc_fw_set_lookups = 0;	/* SFC_FW_SETS_* */
 
 /*
  * The rule set of one generation. All written by the loader before the
@@ -158,14 +159,13 @@ struct fw_search {
 	struct sfc_fw_key6 pk;
 	__u64 src_sets, dst_sets;
 	__u32 best;
+	__u32 base;		/* index of the family's first tuple */
 	__u8 family;
 };
 
-/* Whether tuple t can hold the packet's key at all: family and sets. */
+/* Whether tuple t can hold the packet's key at all: sets. */
 static __always_inline bool tuple_applies(const struct sfc_fw_tuple *t, const struct fw_search *s)
 {
-	if (t->family != s->family)
-		return false;
 	if (t->src_set && !(s->src_sets & (1ULL << ((t->src_set - 1) & 63))))
 		return false;
 	if (t->dst_set && !(s->dst_sets & (1ULL << ((t->dst_set - 1) & 63))))
@@ -197,9 +197,10 @@ static __always_inline void key_hdr(struct sfc_fw_key_hdr *h, const struct sfc_f
  * once the best match comes before a tuple's first rule no later tuple can
  * beat it: stop (return 1).
  */
-static long search4(__u32 i, void *data)
+static long search4(__u32 n, void *data)
 {
 	struct fw_search *s = data;
+	__u32 i = s->base + n;
 	struct sfc_fw_tuple *t;
 	struct sfc_fw_key4 k;
 	__u32 *r;
@@ -218,9 +219,10 @@ static long search4(__u32 i, void *data)
 	return 0;
 }
 
-static long search6(__u32 i, void *data)
+static long search6(__u32 n, void *data)
 {
 	struct fw_search *s = data;
+	__u32 i = s->base + n;
 	struct sfc_fw_tuple *t;
 	struct sfc_fw_key6 k;
 	__u32 *r;
@@ -249,24 +251,33 @@ static __always_inline void set_membership(struct fw_search *s)
 {
 	__u64 *bits;
 
-	if (s->family == SFC_FAMILY_IPV4 && (sfc_fw_set_families & 1)) {
+	/* Only the lookups some tuple needs: each costs a trie walk. */
+	if (s->family == SFC_FAMILY_IPV4) {
 		struct sfc_fw_lpm4 k = { .prefixlen = 32 };
 
-		k.addr = s->pk.src[0];
-		bits = bpf_map_lookup_elem(&sfc_fw_sets4, &k);
-		s->src_sets = bits ? *bits : 0;
-		k.addr = s->pk.dst[0];
-		bits = bpf_map_lookup_elem(&sfc_fw_sets4, &k);
-		s->dst_sets = bits ? *bits : 0;
-	} else if (s->family == SFC_FAMILY_IPV6 && (sfc_fw_set_families & 2)) {
+		if (sfc_fw_set_lookups & SFC_FW_SETS_SRC4) {
+			k.addr = s->pk.src[0];
+			bits = bpf_map_lookup_elem(&sfc_fw_sets4, &k);
+			s->src_sets = bits ? *bits : 0;
+		}
+		if (sfc_fw_set_lookups & SFC_FW_SETS_DST4) {
+			k.addr = s->pk.dst[0];
+			bits = bpf_map_lookup_elem(&sfc_fw_sets4, &k);
+			s->dst_sets = bits ? *bits : 0;
+		}
+	} else {
 		struct sfc_fw_lpm6 k = { .prefixlen = 128 };
 
-		__builtin_memcpy(k.addr, s->pk.src, sizeof(k.addr));
-		bits = bpf_map_lookup_elem(&sfc_fw_sets6, &k);
-		s->src_sets = bits ? *bits : 0;
-		__builtin_memcpy(k.addr, s->pk.dst, sizeof(k.addr));
-		bits = bpf_map_lookup_elem(&sfc_fw_sets6, &k);
-		s->dst_sets = bits ? *bits : 0;
+		if (sfc_fw_set_lookups & SFC_FW_SETS_SRC6) {
+			__builtin_memcpy(k.addr, s->pk.src, sizeof(k.addr));
+			bits = bpf_map_lookup_elem(&sfc_fw_sets6, &k);
+			s->src_sets = bits ? *bits : 0;
+		}
+		if (sfc_fw_set_lookups & SFC_FW_SETS_DST6) {
+			__builtin_memcpy(k.addr, s->pk.dst, sizeof(k.addr));
+			bits = bpf_map_lookup_elem(&sfc_fw_sets6, &k);
+			s->dst_sets = bits ? *bits : 0;
+		}
 	}
 }
 
@@ -290,9 +301,13 @@ static __always_inline __u32 classify(const struct sfc_pkt *pkt)
 	__builtin_memcpy(s.pk.src, pkt->src, sizeof(s.pk.src));
 	__builtin_memcpy(s.pk.dst, pkt->dst, sizeof(s.pk.dst));
 	set_membership(&s);
-	if (!sfc_fw_n_tuples)
-		return SFC_FW_NO_RULE;
-	bpf_loop(sfc_fw_n_tuples, s.family == SFC_FAMILY_IPV4 ? search4 : search6, &s, 0);
+	if (s.family == SFC_FAMILY_IPV4) {
+		if (sfc_fw_n_tuples4)
+			bpf_loop(sfc_fw_n_tuples4, search4, &s, 0);
+	} else if (sfc_fw_n_tuples > sfc_fw_n_tuples4) {
+		s.base = sfc_fw_n_tuples4;
+		bpf_loop(sfc_fw_n_tuples - sfc_fw_n_tuples4, search6, &s, 0);
+	}
 	return s.best;
 }
 

@@ -833,19 +833,25 @@ static void fill_rule(const struct fw_rule *r, struct sfc_fw_rule *out)
 struct tuple_rank {
 	uint32_t min_rule;
 	uint32_t idx;		/* in the order of creation */
+	uint8_t family;
 };
 
 static int tuple_order(const void *a, const void *b)
 {
 	const struct tuple_rank *x = a, *y = b;
 
+	if (x->family != y->family)
+		return x->family < y->family ? -1 : 1;
 	if (x->min_rule != y->min_rule)
 		return x->min_rule < y->min_rule ? -1 : 1;
 	return x->idx < y->idx ? -1 : x->idx > y->idx;
 }
 
-/* Lowest rule first (the data path stops at the first tuple that cannot
- * beat its best match); keys follow their tuple's new index. */
+/*
+ * IPv4 tuples first, then IPv6, each lowest rule first: a packet searches
+ * only its family's run, and stops at the first tuple that cannot beat its
+ * best match. Keys follow their tuple's new index.
+ */
 static int sort_tuples(struct builder *b)
 {
 	struct fw_compiled *c = b->c;
@@ -863,12 +869,19 @@ static int sort_tuples(struct builder *b)
 	for (i = 0; i < c->n_tuples; i++) {
 		order[i].min_rule = b->tup_min[i];
 		order[i].idx = i;
+		order[i].family = b->tup[i].family;
 	}
 	qsort(order, c->n_tuples, sizeof(*order), tuple_order);
 	for (i = 0; i < c->n_tuples; i++) {
 		rank[order[i].idx] = i;
 		c->tuples[i] = b->tup[order[i].idx];
 		c->tuples[i].min_rule = order[i].min_rule;
+		if (c->tuples[i].family == 4)
+			c->n_tuples4 = i + 1;
+		if (c->tuples[i].src_set)
+			c->set_lookups |= c->tuples[i].family == 4 ? SFC_FW_SETS_SRC4 : SFC_FW_SETS_SRC6;
+		if (c->tuples[i].dst_set)
+			c->set_lookups |= c->tuples[i].family == 4 ? SFC_FW_SETS_DST4 : SFC_FW_SETS_DST6;
 	}
 	for (i = 0; i < c->n_keys4; i++)
 		c->keys4[i].h.tuple = (__u16)rank[c->keys4[i].h.tuple];
@@ -1306,14 +1319,14 @@ uint32_t fw_classify_tss(const struct fw_tss *t, const struct fw_packet *p)
 	memcpy(dst, p->dst, 16);
 	pflags = (p->l4 ? SFC_FW_PF_L4 : 0) | (p->frag ? SFC_FW_PF_FRAG : 0);
 
-	for (i = 0; i < c->n_tuples; i++) {
+	/* Only the packet's family's run of tuples, as the data path does. */
+	for (i = p->family == 4 ? 0 : c->n_tuples4;
+	     i < (p->family == 4 ? c->n_tuples4 : c->n_tuples); i++) {
 		const struct sfc_fw_tuple *tu = &c->tuples[i];
 		struct sfc_fw_key_hdr h = {};
 
 		if (tu->min_rule >= best)
 			break;
-		if (tu->family != p->family)
-			continue;
 		if (tu->src_set && !(sbits & (1ULL << (tu->src_set - 1))))
 			continue;
 		if (tu->dst_set && !(dbits & (1ULL << (tu->dst_set - 1))))

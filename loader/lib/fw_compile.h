@@ -142,7 +142,8 @@ int fw_rule__format(const struct fw_config *cfg, uint32_t i, char *buf, size_t l
 
 struct fw_compiled {
 	uint32_t n_tuples;
-	struct sfc_fw_tuple *tuples;	/* sorted by min_rule */
+	uint32_t n_tuples4;		/* the IPv4 tuples come first */
+	struct sfc_fw_tuple *tuples;	/* sorted by family, then min_rule */
 	uint32_t n_keys4, n_keys6;
 	struct sfc_fw_key4 *keys4;	/* unique; value: vals4[i], a rule index */
 	uint32_t *vals4;
@@ -157,6 +158,7 @@ struct fw_compiled {
 	struct sfc_fw_lpm6 *lpm6;
 	uint64_t *lpm6_val;
 	uint32_t set_families;		/* FW_FAM_* with trie entries */
+	uint32_t set_lookups;		/* SFC_FW_SETS_*: the lookups some tuple needs */
 };
 
 enum fw_limit {

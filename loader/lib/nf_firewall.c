@@ -1115,7 +1115,8 @@ static int fw_prepare(struct bpf_object *obj, const void *cfg)
 	err = err ?: set_u32(obj, "sfc_fw_n_rules", fc->n_rules);
 	err = err ?: set_u32(obj, "sfc_fw_default_action", c->default_action);
 	err = err ?: set_u32(obj, "sfc_fw_stateful", c->stateful);
-	err = err ?: set_u32(obj, "sfc_fw_set_families", fc->set_families);
+	err = err ?: set_u32(obj, "sfc_fw_n_tuples4", fc->n_tuples4);
+	err = err ?: set_u32(obj, "sfc_fw_set_lookups", fc->set_lookups);
 	return err;
 }
 

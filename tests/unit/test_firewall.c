@@ -1143,10 +1143,11 @@ static bool check_compiled(const struct fw_compiled *c)
 {
 	uint32_t i, w;
 
+	/* IPv4 tuples [0, n_tuples4), then IPv6; each run by min_rule. */
 	for (i = 0; i < c->n_tuples; i++) {
-		if (i && c->tuples[i].min_rule < c->tuples[i - 1].min_rule)
+		if (c->tuples[i].family != (i < c->n_tuples4 ? 4 : 6))
 			return false;
-		if (c->tuples[i].family != 4 && c->tuples[i].family != 6)
+		if (i && i != c->n_tuples4 && c->tuples[i].min_rule < c->tuples[i - 1].min_rule)
 			return false;
 	}
 	for (i = 0; i < c->n_keys4; i++) {

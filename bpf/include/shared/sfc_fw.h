@@ -8,9 +8,11 @@
  * fields are wildcards, port blocks, set memberships) its rule uses. A packet
  * is classified by masking its fields with each tuple's masks in turn and
  * looking the result up in one hash table: the cost grows with the number of
- * distinct rule shapes, not with the number of rules. Tuples are sorted by
- * the lowest rule index they hold, so the search stops as soon as the best
- * match so far comes before every rule of the tuples left (first match wins).
+ * distinct rule shapes, not with the number of rules. The IPv4 tuples come
+ * first, then the IPv6 ones, so a packet walks only its family's; within a
+ * family tuples are sorted by the lowest rule index they hold, so the search
+ * stops as soon as the best match so far comes before every rule of the
+ * tuples left (first match wins).
  *
  * Expansions: a rule without addresses gets a key in an IPv4 and an IPv6
  * tuple; a port list gets one key per port; a port range is split into
@@ -135,6 +137,12 @@ enum sfc_fw_verdict {
 	SFC_FW_V_CT_NEW,		/* connections created (not a verdict) */
 	SFC_FW_V_MAX,
 };
+
+/* sfc_fw_set_lookups: which addresses some tuple needs the sets of. */
+#define SFC_FW_SETS_SRC4	0x01
+#define SFC_FW_SETS_DST4	0x02
+#define SFC_FW_SETS_SRC6	0x04
+#define SFC_FW_SETS_DST6	0x08
 
 /* LPM keys of the set tries; the value is a __u64 bitmap of set indexes. */
 struct sfc_fw_lpm4 {
