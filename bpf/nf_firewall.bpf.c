@@ -34,6 +34,7 @@ const volatile __u32 sfc_fw_n_rules = 0;
 const volatile __u32 sfc_fw_default_action = SFC_FW_DROP;
 const volatile __u32 sfc_fw_stateful = 0;
 const volatile __u32 sfc_fw_set_lookups = 0;	/* SFC_FW_SETS_* */
+const volatile __u32 sfc_fw_class_lookups = 0;	/* SFC_FW_CLASS_* */
 
 /*
  * The rule set of one generation. All written by the loader before the
@@ -72,6 +73,26 @@ struct {
 	__type(key, __u32);
 	__type(value, struct sfc_fw_rule);
 } sfc_fw_rules SEC(".maps");
+
+/*
+ * sfc_fw_sport_class, sfc_fw_dport_class: key a port (host order), value
+ * its class id (shared/sfc_fw.h), for the tuples whose port is in class
+ * mode. Written by the loader with the rest of the generation; SFC_FW_PORTS
+ * entries when a tuple uses it, else 1 (never read: sfc_fw_class_lookups).
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u16);
+} sfc_fw_sport_class SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u16);
+} sfc_fw_dport_class SEC(".maps");
 
 /*
  * sfc_fw_buckets: key rule index, value its token bucket. Written here
@@ -153,13 +174,14 @@ static __always_inline void count(__u32 verdict, __u32 len)
 /*
  * The search state, handed to the bpf_loop() callback: the packet's fields
  * unmasked (the tuple field unused; IPv4 in word 0), the sets its addresses
- * are in, and the best rule so far.
+ * are in, its port classes, and the best rule so far.
  */
 struct fw_search {
 	struct sfc_fw_key6 pk;
 	__u64 src_sets, dst_sets;
 	__u32 best;
 	__u32 base;		/* index of the family's first tuple */
+	__u16 sclass, dclass;	/* 0 unless some tuple of the family needs them */
 	__u8 family;
 };
 
@@ -174,13 +196,15 @@ static __always_inline bool tuple_applies(const struct sfc_fw_tuple *t, const st
 }
 
 static __always_inline void key_hdr(struct sfc_fw_key_hdr *h, const struct sfc_fw_tuple *t,
-				    const struct sfc_fw_key_hdr *p, __u32 i)
+				    const struct fw_search *s, __u32 i)
 {
+	const struct sfc_fw_key_hdr *p = &s->pk.h;
+
 	h->tuple = i;
 	h->proto = p->proto & t->proto_mask;
 	h->pflags = p->pflags & t->pflags_mask;
-	h->sport = p->sport & t->sport_mask;
-	h->dport = p->dport & t->dport_mask;
+	h->sport = (t->flags & SFC_FW_TF_SPORT_CLASS ? s->sclass : p->sport) & t->sport_mask;
+	h->dport = (t->flags & SFC_FW_TF_DPORT_CLASS ? s->dclass : p->dport) & t->dport_mask;
 	h->vlan = p->vlan & t->vlan_mask;
 	h->icmp_type = p->icmp_type & t->icmp_type_mask;
 	h->icmp_code = p->icmp_code & t->icmp_code_mask;
@@ -210,7 +234,7 @@ static long search4(__u32 n, void *data)
 		return 1;
 	if (!tuple_applies(t, s))
 		return 0;
-	key_hdr(&k.h, t, &s->pk.h, i);
+	key_hdr(&k.h, t, s, i);
 	k.src = s->pk.src[0] & t->src_mask[0];
 	k.dst = s->pk.dst[0] & t->dst_mask[0];
 	r = bpf_map_lookup_elem(&sfc_fw_keys4, &k);
@@ -232,7 +256,7 @@ static long search6(__u32 n, void *data)
 		return 1;
 	if (!tuple_applies(t, s))
 		return 0;
-	key_hdr(&k.h, t, &s->pk.h, i);
+	key_hdr(&k.h, t, s, i);
 	k.src[0] = s->pk.src[0] & t->src_mask[0];
 	k.src[1] = s->pk.src[1] & t->src_mask[1];
 	k.src[2] = s->pk.src[2] & t->src_mask[2];
@@ -281,6 +305,35 @@ static __always_inline void set_membership(struct fw_search *s)
 	}
 }
 
+/*
+ * The packet's port classes, once, before the tuple loop: one array lookup
+ * per field some tuple of its family matches by class. Every such tuple
+ * needs an L4 header (a range needs the ports), so without one the classes
+ * do not matter.
+ */
+static __always_inline void port_classes(struct fw_search *s)
+{
+	__u32 sbit = SFC_FW_CLASS_SPORT4, dbit = SFC_FW_CLASS_DPORT4, port;
+	__u16 *c;
+
+	if (s->family != SFC_FAMILY_IPV4) {
+		sbit = SFC_FW_CLASS_SPORT6;
+		dbit = SFC_FW_CLASS_DPORT6;
+	}
+	if (!(sfc_fw_class_lookups & (sbit | dbit)) || !(s->pk.h.pflags & SFC_FW_PF_L4))
+		return;
+	if (sfc_fw_class_lookups & sbit) {
+		port = bpf_ntohs(s->pk.h.sport);
+		c = bpf_map_lookup_elem(&sfc_fw_sport_class, &port);
+		s->sclass = c ? *c : 0;
+	}
+	if (sfc_fw_class_lookups & dbit) {
+		port = bpf_ntohs(s->pk.h.dport);
+		c = bpf_map_lookup_elem(&sfc_fw_dport_class, &port);
+		s->dclass = c ? *c : 0;
+	}
+}
+
 static __always_inline __u32 classify(const struct sfc_pkt *pkt)
 {
 	struct fw_search s = {};
@@ -301,6 +354,7 @@ static __always_inline __u32 classify(const struct sfc_pkt *pkt)
 	__builtin_memcpy(s.pk.src, pkt->src, sizeof(s.pk.src));
 	__builtin_memcpy(s.pk.dst, pkt->dst, sizeof(s.pk.dst));
 	set_membership(&s);
+	port_classes(&s);
 	if (s.family == SFC_FAMILY_IPV4) {
 		if (sfc_fw_n_tuples4)
 			bpf_loop(sfc_fw_n_tuples4, search4, &s, 0);
@@ -323,6 +377,10 @@ static __always_inline bool within_rate(__u32 rule_idx, const struct sfc_fw_rule
 	if (!b)
 		return false;
 	bpf_spin_lock(&b->lock);
+	/* Another CPU may have stamped a later time after we read the clock:
+	 * unsigned, now - last_ns would wrap and refill the bucket. */
+	if ((__s64)(now - b->last_ns) < 0)
+		now = b->last_ns;
 	elapsed = now - b->last_ns;
 	/* A bucket idle for longer than it takes to fill is full; this also
 	 * keeps elapsed * 1000 from overflowing. */
@@ -367,7 +425,10 @@ static __always_inline bool ct_expired(const struct sfc_fw_ct *ct, __u8 proto, _
 		limit = ct_timeout[ct->state];
 	else
 		return true;
-	return now - ct->last_ns > limit;
+	/* last_ns may be ahead of now: another CPU stamped it after this
+	 * packet read the clock. Unsigned, the difference would wrap and a
+	 * live connection would look expired. */
+	return (__s64)(now - ct->last_ns) > (__s64)limit;
 }
 
 static __always_inline bool is_echo(__u8 family, __u8 proto, __u8 type)
@@ -700,8 +761,14 @@ static __always_inline bool related(struct xdp_md *ctx, const struct sfc_pkt *pk
 	return ct && !ct_expired(ct, proto, now);
 }
 
+/*
+ * *unreplied: on CT_MISS, the entry of a datagram flow that has had no reply
+ * yet and that this packet's sender opened; the caller refreshes it if the
+ * rules allow the packet.
+ */
 static __always_inline int ct_check(struct xdp_md *ctx, const struct sfc_pkt *pkt,
-				    struct sfc_fw_ct_key *k, __u8 *me, __u64 now, __u32 *verdict)
+				    struct sfc_fw_ct_key *k, __u8 *me, __u64 now, __u32 *verdict,
+				    struct sfc_fw_ct **unreplied)
 {
 	__u16 vlan = pkt->n_vlan ? pkt->vlan[0] : 0;
 	struct sfc_fw_ct *ct;
@@ -744,6 +811,12 @@ static __always_inline int ct_check(struct xdp_md *ctx, const struct sfc_pkt *pk
 				res = CT_INVALID;
 			else if (ct->state == SFC_FW_CT_UNREPLIED)
 				ct->state = SFC_FW_CT_ESTABLISHED;
+		} else if (ct->state == SFC_FW_CT_UNREPLIED) {
+			/* Until the first reply, conntrack calls a datagram flow
+			 * NEW: its packets go through the rules (and their rate
+			 * limits) again. */
+			*unreplied = ct;
+			return CT_MISS;
 		}
 	}
 	if (res == CT_VALID)
@@ -790,6 +863,7 @@ static __always_inline void ct_create(struct xdp_md *ctx, const struct sfc_pkt *
 SEC("xdp")
 int sfc_firewall(struct xdp_md *ctx)
 {
+	struct sfc_fw_ct *unreplied = NULL;
 	struct sfc_fw_ct_key ck = {};
 	struct sfc_fw_counter *rc;
 	struct sfc_fw_rule *rule;
@@ -807,7 +881,7 @@ int sfc_firewall(struct xdp_md *ctx)
 
 	if (sfc_fw_stateful) {
 		now = bpf_ktime_get_ns();
-		res = ct_check(ctx, pkt, &ck, &me, now, &verdict);
+		res = ct_check(ctx, pkt, &ck, &me, now, &verdict, &unreplied);
 		if (res != CT_MISS) {
 			count(verdict, len);
 			return res == CT_VALID ? sfc_next(ctx, &hop) : sfc_drop(&hop);
@@ -838,7 +912,9 @@ int sfc_firewall(struct xdp_md *ctx)
 	count(verdict, len);
 	if (action != SFC_FW_ALLOW)
 		return sfc_drop(&hop);
-	if (sfc_fw_stateful)
+	if (unreplied)
+		unreplied->last_ns = now;	/* still waiting for its reply */
+	else if (sfc_fw_stateful)
 		ct_create(ctx, pkt, &ck, me, r, now, len);
 	return sfc_next(ctx, &hop);
 }

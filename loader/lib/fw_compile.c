@@ -3,12 +3,14 @@
  * The firewall's rule compiler (see fw_compile.h and shared/sfc_fw.h).
  *
  * Rules become keys of a tuple space search: every rule, per address family
- * it can match and per port block of its port ranges, gives one key in the
- * tuple of its masks. Keys are deduplicated in hash tables (the first rule
- * keeps a key: first match wins), tuples are then sorted by the lowest rule
- * they hold. The set tries get, per prefix, the bitmap of every set whose
- * prefixes cover it, because the data path does one longest-prefix lookup
- * per address and must learn all memberships from it.
+ * it can match and per port, port class or port block of its port matches,
+ * gives one key in the tuple of its masks. Port classes are planned first
+ * (plan_classes()): which fields of which rules go by class, and the class
+ * maps. Keys are deduplicated in hash tables (the first rule keeps a key:
+ * first match wins), tuples are then sorted by the lowest rule they hold.
+ * The set tries get, per prefix, the bitmap of every set whose prefixes
+ * cover it, because the data path does one longest-prefix lookup per
+ * address and must learn all memberships from it.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -559,6 +561,14 @@ struct builder {
 	const struct fw_config *cfg;
 	struct fw_compiled *c;
 	struct fw_compile_error *e;
+	bool classes;		/* ranges may use port classes */
+	bool used_classes;	/* a key holds a class id */
+	uint8_t *mode;		/* per rule: F_* fields that use classes; NULL: none */
+	/* rule shapes with a class range (shape_key()), F_* bits each */
+	struct sfc_fw_tuple *shape;
+	uint8_t *shape_bits;
+	uint32_t n_shapes, cap_shape, cap_shape_bits;
+	struct htab hs;
 
 	struct sfc_fw_tuple *tup;	/* min_rule 0 while building: it is not identity */
 	uint32_t *tup_min;
@@ -569,9 +579,13 @@ struct builder {
 	struct htab h4, h6;
 };
 
-/* A port range as aligned power-of-two blocks: (value, mask), host order. */
+/*
+ * One port value of a key: a value under a mask (host order), or, with cls,
+ * a class id (the mask is then 0xffff).
+ */
 struct block {
 	uint16_t v, m;
+	bool cls;
 };
 
 static uint32_t range_blocks(uint32_t lo, uint32_t hi, struct block *out)
@@ -582,32 +596,71 @@ static uint32_t range_blocks(uint32_t lo, uint32_t hi, struct block *out)
 		size = lo ? (lo & -lo) : 0x10000;
 		while (lo + size - 1 > hi)
 			size >>= 1;
-		out[n].v = (uint16_t)lo;
-		out[n].m = (uint16_t)~(size - 1);
+		if (out) {
+			out[n].v = (uint16_t)lo;
+			out[n].m = (uint16_t)~(size - 1);
+			out[n].cls = false;
+		}
 		n++;
 		lo += size;
 	}
 	return n;
 }
 
-/* All blocks of a port spec; a spec without ports is one wildcard block. */
-static int port_blocks(const struct fw_ports *ps, struct block **out, uint32_t *n)
+/*
+ * A range that goes through classes: not a single port (an exact match
+ * needs no class), not 0-65535 (a 0 mask, one key, no lookup).
+ */
+static bool is_class_range(const struct fw_port_range *r)
 {
-	struct block *b;
-	uint32_t i, o = 0;
+	return r->lo != r->hi && (r->lo || r->hi != 0xffff);
+}
 
-	b = calloc(ps->n ? (size_t)ps->n * 32 : 1, sizeof(*b));
-	if (!b)
-		return -ENOMEM;
+/*
+ * The port values of a port spec's keys; a spec without ports is one
+ * wildcard. With cls (the field's classes), a class range gives the ids of
+ * the classes it covers, else its blocks; a single port its class id with
+ * singles too, else itself. out NULL: only count them.
+ */
+static uint32_t port_values(const struct fw_ports *ps, const uint16_t *cls, bool singles,
+			    struct block *out)
+{
+	const struct fw_port_range *r;
+	uint32_t i, o = 0, id;
+
 	if (!ps->n) {
-		b[0].v = 0;
-		b[0].m = 0;
-		o = 1;
+		if (out)
+			out[0] = (struct block){ 0, 0, false };
+		return 1;
 	}
-	for (i = 0; i < ps->n; i++)
-		o += range_blocks(ps->r[i].lo, ps->r[i].hi, b + o);
-	*out = b;
-	*n = o;
+	for (i = 0; i < ps->n; i++) {
+		r = &ps->r[i];
+		if (cls && singles && r->lo == r->hi) {
+			if (out)
+				out[o] = (struct block){ cls[r->lo], 0xffff, true };
+			o++;
+			continue;
+		}
+		if (!cls || !is_class_range(r)) {
+			o += range_blocks(r->lo, r->hi, out ? out + o : NULL);
+			continue;
+		}
+		/* the range's bounds are class bounds: its classes are a run */
+		for (id = cls[r->lo]; id <= cls[r->hi]; id++, o++)
+			if (out)
+				out[o] = (struct block){ (uint16_t)id, 0xffff, true };
+	}
+	return o;
+}
+
+static int port_blocks(const struct fw_ports *ps, const uint16_t *cls, bool singles,
+		       struct block **out, uint32_t *n)
+{
+	*n = port_values(ps, cls, singles, NULL);
+	*out = calloc(*n, sizeof(**out));
+	if (!*out)
+		return -ENOMEM;
+	port_values(ps, cls, singles, *out);
 	return 0;
 }
 
@@ -721,17 +774,14 @@ static void addr_fields(const struct fw_addr *a, uint8_t family, __be32 *mask, _
 	}
 }
 
-static int expand_family(struct builder *b, uint32_t ri, uint8_t family,
-			 const struct block *sb, uint32_t ns, const struct block *db, uint32_t nd)
+/* A rule's tuple and key in a family, all but the ports. */
+static void rule_base(const struct fw_rule *r, uint8_t family, struct sfc_fw_tuple *tp,
+		      struct sfc_fw_key_hdr *hp, __be32 *src, __be32 *dst)
 {
-	const struct fw_rule *r = &b->cfg->rules[ri];
 	bool l4 = r->sport.n || r->dport.n || r->icmp_type != FW_ANY ||
 		  r->flags_set || r->flags_unset;
 	struct sfc_fw_key_hdr h = {};
 	struct sfc_fw_tuple t = {};
-	__be32 src[4], dst[4];
-	uint32_t i, j;
-	int err;
 
 	t.family = family;
 	if (r->proto != FW_ANY) {
@@ -763,13 +813,31 @@ static int expand_family(struct builder *b, uint32_t ri, uint8_t family,
 	}
 	addr_fields(&r->src, family, t.src_mask, src, &t.src_set);
 	addr_fields(&r->dst, family, t.dst_mask, dst, &t.dst_set);
+	*tp = t;
+	*hp = h;
+}
 
+static int expand_family(struct builder *b, uint32_t ri, uint8_t family,
+			 const struct block *sb, uint32_t ns, const struct block *db, uint32_t nd)
+{
+	const struct fw_rule *r = &b->cfg->rules[ri];
+	struct sfc_fw_key_hdr h;
+	struct sfc_fw_tuple t;
+	__be32 src[4], dst[4];
+	uint32_t i, j;
+	int err;
+
+	rule_base(r, family, &t, &h, src, dst);
 	for (i = 0; i < ns; i++) {
 		for (j = 0; j < nd; j++) {
+			/* a class id goes into the key as the class map holds it */
+			t.flags = (sb[i].cls ? SFC_FW_TF_SPORT_CLASS : 0) |
+				  (db[j].cls ? SFC_FW_TF_DPORT_CLASS : 0);
+			b->used_classes |= t.flags != 0;
 			t.sport_mask = htons(sb[i].m);
 			t.dport_mask = htons(db[j].m);
-			h.sport = htons(sb[i].v);
-			h.dport = htons(db[j].v);
+			h.sport = sb[i].cls ? sb[i].v : htons(sb[i].v);
+			h.dport = db[j].cls ? db[j].v : htons(db[j].v);
 			err = find_tuple(b, &t, ri, &h.tuple);
 			if (err)
 				return err;
@@ -791,25 +859,250 @@ static int expand_family(struct builder *b, uint32_t ri, uint8_t family,
 	return 0;
 }
 
+/* ---- port classes ------------------------------------------------------- */
+
+/*
+ * Bits of a rule's port fields: builder.mode (the fields that use classes)
+ * and builder.shape_bits (the fields some rule of the shape has a class
+ * range in).
+ */
+#define F_SPORT		0x01
+#define F_DPORT		0x02
+
+static bool has_class_range(const struct fw_ports *ps)
+{
+	uint32_t i;
+
+	for (i = 0; i < ps->n; i++)
+		if (is_class_range(&ps->r[i]))
+			return true;
+	return false;
+}
+
+/* The fields of rule i that may use classes: all before the choice. */
+static uint8_t rule_mode(const struct builder *b, uint32_t i)
+{
+	return b->mode ? b->mode[i] : F_SPORT | F_DPORT;
+}
+
+/*
+ * A rule's shape: its tuple in a family, with a port mask of 1 for a field
+ * that has ports, whatever they are. Single ports go through classes where
+ * a rule of the same shape has a range in that field that does: both then
+ * share the class tuple, where an exact port needs a tuple of its own.
+ */
+static void shape_key(const struct fw_rule *r, uint8_t family, struct sfc_fw_tuple *t)
+{
+	struct sfc_fw_key_hdr h;
+	__be32 src[4], dst[4];
+
+	rule_base(r, family, t, &h, src, dst);
+	t->sport_mask = r->sport.n ? 1 : 0;
+	t->dport_mask = r->dport.n ? 1 : 0;
+}
+
+static int find_shapes(struct builder *b)
+{
+	const struct fw_config *cfg = b->cfg;
+	struct sfc_fw_tuple t;
+	uint32_t i, *slot;
+	uint8_t bits, fam, f;
+	int err;
+
+	b->n_shapes = 0;
+	htab_free(&b->hs);
+	for (i = 0; i < cfg->n_rules; i++) {
+		const struct fw_rule *r = &cfg->rules[i];
+
+		bits = (has_class_range(&r->sport) ? F_SPORT : 0) |
+		       (has_class_range(&r->dport) ? F_DPORT : 0);
+		bits &= rule_mode(b, i);
+		fam = bits ? fw_rule__families(cfg, r) : 0;
+		for (f = 4; f <= 6; f += 2) {
+			if (!(fam & (f == 4 ? FW_FAM_V4 : FW_FAM_V6)))
+				continue;
+			shape_key(r, f, &t);
+			err = grow((void **)&b->shape, &b->cap_shape, b->n_shapes, sizeof(t));
+			err = err ?: grow((void **)&b->shape_bits, &b->cap_shape_bits, b->n_shapes,
+					  1);
+			err = err ?: htab_reserve(&b->hs, b->shape, sizeof(t), sizeof(t));
+			if (err)
+				return err;
+			slot = htab_slot(&b->hs, b->shape, sizeof(t), sizeof(t), &t);
+			if (!*slot) {
+				b->shape[b->n_shapes] = t;
+				b->shape_bits[b->n_shapes] = 0;
+				*slot = ++b->n_shapes;
+				b->hs.n++;
+			}
+			b->shape_bits[*slot - 1] |= bits;
+		}
+	}
+	return 0;
+}
+
+/* Whether rule i's single ports of a field (F_*) are class ids, in a family. */
+static bool singles_by_class(const struct builder *b, uint32_t i, uint8_t family, uint8_t field)
+{
+	struct sfc_fw_tuple t;
+	int64_t k;
+
+	if (!b->n_shapes || !(rule_mode(b, i) & field))
+		return false;
+	shape_key(&b->cfg->rules[i], family, &t);
+	k = htab_find(&b->hs, b->shape, sizeof(t), sizeof(t), &t);
+	return k >= 0 && (b->shape_bits[k] & field);
+}
+
+/*
+ * The class of every port for one field: the bounds of every class range
+ * and every single port that go through classes cut 0..65535 into
+ * intervals, numbered from 0 up. *n gets the number of classes; 0 (and *out
+ * NULL) when nothing cuts.
+ */
+static int port_classes(const struct builder *b, uint8_t field, uint16_t **out, uint32_t *n)
+{
+	const struct fw_config *cfg = b->cfg;
+	uint32_t i, k, id;
+	uint8_t *start, fam;
+	uint16_t *cls;
+	bool singles;
+
+	*out = NULL;
+	*n = 0;
+	start = calloc(SFC_FW_PORTS + 1, 1);
+	if (!start)
+		return -ENOMEM;
+	for (i = 0; i < cfg->n_rules; i++) {
+		const struct fw_rule *r = &cfg->rules[i];
+		const struct fw_ports *ps = field == F_DPORT ? &r->dport : &r->sport;
+
+		if (!ps->n || !(rule_mode(b, i) & field))
+			continue;
+		fam = fw_rule__families(cfg, r);
+		singles = ((fam & FW_FAM_V4) && singles_by_class(b, i, 4, field)) ||
+			  ((fam & FW_FAM_V6) && singles_by_class(b, i, 6, field));
+		for (k = 0; k < ps->n; k++) {
+			if (!is_class_range(&ps->r[k]) && !(singles && ps->r[k].lo == ps->r[k].hi))
+				continue;
+			start[ps->r[k].lo] = 1;
+			start[ps->r[k].hi + 1] = 1;
+		}
+	}
+	for (i = 1, k = 0; i < SFC_FW_PORTS; i++)
+		k |= start[i];
+	if (!k) {
+		free(start);
+		return 0;
+	}
+	cls = malloc(SFC_FW_PORTS * sizeof(*cls));
+	if (!cls) {
+		free(start);
+		return -ENOMEM;
+	}
+	for (i = 0, id = 0; i < SFC_FW_PORTS; i++) {
+		id += i && start[i];
+		cls[i] = (uint16_t)id;
+	}
+	free(start);
+	*out = cls;
+	*n = id + 1;
+	return 0;
+}
+
+static int class_maps(struct builder *b)
+{
+	struct fw_compiled *c = b->c;
+	int err;
+
+	free(c->sport_class);
+	free(c->dport_class);
+	err = port_classes(b, F_SPORT, &c->sport_class, &c->n_sport_classes);
+	return err ?: port_classes(b, F_DPORT, &c->dport_class, &c->n_dport_classes);
+}
+
+/*
+ * Which of a rule's port fields use classes. Classes put every range of a
+ * rule shape into one tuple, but a range gets a key per class it covers,
+ * and a rule with both fields the product. So a rule keeps both fields in
+ * classes while that gives it at most FW_CLASS_KEYS keys, or no more than
+ * blocks would; else the one field that fits that budget with fewer keys;
+ * else both go to blocks. Keys per rule (and family) stay within
+ * max(FW_CLASS_KEYS, its keys in blocks).
+ */
+static uint8_t choose_classes(const struct builder *b, const struct fw_rule *r)
+{
+	const struct fw_compiled *c = b->c;
+	uint64_t sc, sb, dc, db, budget, s_only, d_only;
+
+	/* a single port is one key either way */
+	sc = port_values(&r->sport, c->sport_class, false, NULL);
+	sb = port_values(&r->sport, NULL, false, NULL);
+	dc = port_values(&r->dport, c->dport_class, false, NULL);
+	db = port_values(&r->dport, NULL, false, NULL);
+	budget = sb * db > FW_CLASS_KEYS ? sb * db : FW_CLASS_KEYS;
+	s_only = sc * db;
+	d_only = sb * dc;
+	if (sc * dc <= budget)
+		return F_SPORT | F_DPORT;
+	if (s_only <= d_only && s_only <= budget)
+		return F_SPORT;
+	if (d_only <= budget)
+		return F_DPORT;
+	return 0;
+}
+
+/*
+ * Port classes in two rounds. The first cuts at the bounds of every range
+ * and of the single ports of the shapes that have ranges, and chooses each
+ * rule's fields by the classes that gives. The second cuts only where the
+ * chosen fields need it: a range split into blocks leaves no bound, and a
+ * shape whose ranges all went to blocks keeps its single ports exact. Its
+ * classes are unions of the first round's, so no choice gets more keys.
+ */
+static int plan_classes(struct builder *b)
+{
+	uint32_t i;
+	int err;
+
+	err = find_shapes(b);
+	err = err ?: class_maps(b);
+	if (err)
+		return err;
+	b->mode = calloc(b->cfg->n_rules ? b->cfg->n_rules : 1, 1);
+	if (!b->mode)
+		return -ENOMEM;
+	for (i = 0; i < b->cfg->n_rules; i++)
+		b->mode[i] = choose_classes(b, &b->cfg->rules[i]);
+	err = find_shapes(b);
+	return err ?: class_maps(b);
+}
+
 static int expand_rule(struct builder *b, uint32_t ri)
 {
 	const struct fw_rule *r = &b->cfg->rules[ri];
+	const uint16_t *scls = NULL, *dcls = NULL;
 	struct block *sb = NULL, *db = NULL;
 	uint32_t ns, nd;
-	uint8_t fam;
-	int err;
+	uint8_t fam, f;
+	int err = 0;
 
 	fam = fw_rule__families(b->cfg, r);
-	if (!fam)
-		return 0;
-	err = port_blocks(&r->sport, &sb, &ns);
-	err = err ?: port_blocks(&r->dport, &db, &nd);
-	if (!err && (fam & FW_FAM_V4))
-		err = expand_family(b, ri, 4, sb, ns, db, nd);
-	if (!err && (fam & FW_FAM_V6))
-		err = expand_family(b, ri, 6, sb, ns, db, nd);
-	free(sb);
-	free(db);
+	if (b->mode && (b->mode[ri] & F_SPORT))
+		scls = b->c->sport_class;
+	if (b->mode && (b->mode[ri] & F_DPORT))
+		dcls = b->c->dport_class;
+	for (f = 4; f <= 6 && !err; f += 2) {
+		if (!(fam & (f == 4 ? FW_FAM_V4 : FW_FAM_V6)))
+			continue;
+		err = port_blocks(&r->sport, scls, singles_by_class(b, ri, f, F_SPORT), &sb, &ns);
+		err = err ?: port_blocks(&r->dport, dcls, singles_by_class(b, ri, f, F_DPORT),
+					 &db, &nd);
+		err = err ?: expand_family(b, ri, f, sb, ns, db, nd);
+		free(sb);
+		free(db);
+		sb = db = NULL;
+	}
 	return err;
 }
 
@@ -882,6 +1175,12 @@ static int sort_tuples(struct builder *b)
 			c->set_lookups |= c->tuples[i].family == 4 ? SFC_FW_SETS_SRC4 : SFC_FW_SETS_SRC6;
 		if (c->tuples[i].dst_set)
 			c->set_lookups |= c->tuples[i].family == 4 ? SFC_FW_SETS_DST4 : SFC_FW_SETS_DST6;
+		if (c->tuples[i].flags & SFC_FW_TF_SPORT_CLASS)
+			c->class_lookups |= c->tuples[i].family == 4 ? SFC_FW_CLASS_SPORT4
+								      : SFC_FW_CLASS_SPORT6;
+		if (c->tuples[i].flags & SFC_FW_TF_DPORT_CLASS)
+			c->class_lookups |= c->tuples[i].family == 4 ? SFC_FW_CLASS_DPORT4
+								      : SFC_FW_CLASS_DPORT6;
 	}
 	for (i = 0; i < c->n_keys4; i++)
 		c->keys4[i].h.tuple = (__u16)rank[c->keys4[i].h.tuple];
@@ -1050,10 +1349,25 @@ static int build_sets(const struct fw_config *cfg, struct fw_compiled *c)
 	return 0;
 }
 
-int fw_compile(const struct fw_config *cfg, struct fw_compiled **out, struct fw_compile_error *e)
+/* The class maps no tuple reads are not loaded. */
+static void drop_unused_classes(struct fw_compiled *c)
 {
-	struct fw_compile_error dummy;
-	struct builder b = { .cfg = cfg, .e = e ? e : &dummy };
+	if (!(c->class_lookups & (SFC_FW_CLASS_SPORT4 | SFC_FW_CLASS_SPORT6))) {
+		free(c->sport_class);
+		c->sport_class = NULL;
+		c->n_sport_classes = 0;
+	}
+	if (!(c->class_lookups & (SFC_FW_CLASS_DPORT4 | SFC_FW_CLASS_DPORT6))) {
+		free(c->dport_class);
+		c->dport_class = NULL;
+		c->n_dport_classes = 0;
+	}
+}
+
+static int compile(const struct fw_config *cfg, bool classes, struct fw_compiled **out,
+		   struct fw_compile_error *e, bool *used_classes)
+{
+	struct builder b = { .cfg = cfg, .e = e, .classes = classes };
 	struct fw_compiled *c;
 	uint32_t i;
 	int err;
@@ -1064,6 +1378,11 @@ int fw_compile(const struct fw_config *cfg, struct fw_compiled **out, struct fw_
 	if (!c)
 		return -ENOMEM;
 	b.c = c;
+	if (classes) {
+		err = plan_classes(&b);
+		if (err)
+			goto out;
+	}
 	c->n_rules = cfg->n_rules;
 	c->rules = calloc(cfg->n_rules ? cfg->n_rules : 1, sizeof(*c->rules));
 	c->rule_keys = calloc(cfg->n_rules ? cfg->n_rules : 1, sizeof(*c->rule_keys));
@@ -1078,6 +1397,8 @@ int fw_compile(const struct fw_config *cfg, struct fw_compiled **out, struct fw_
 			goto out;
 	}
 	err = sort_tuples(&b);
+	if (!err)
+		drop_unused_classes(c);
 	err = err ?: build_sets(cfg, c);
 	/* never NULL, so that a caller can hand them to a map update as they are */
 	if (!err && !c->keys4)
@@ -1091,6 +1412,11 @@ int fw_compile(const struct fw_config *cfg, struct fw_compiled **out, struct fw_
 	if (!err && (!c->keys4 || !c->vals4 || !c->keys6 || !c->vals6))
 		err = -ENOMEM;
 out:
+	*used_classes = b.used_classes;
+	free(b.mode);
+	free(b.shape);
+	free(b.shape_bits);
+	htab_free(&b.hs);
 	free(b.tup);
 	free(b.tup_min);
 	htab_free(&b.ht);
@@ -1104,10 +1430,25 @@ out:
 	return 0;
 }
 
+int fw_compile(const struct fw_config *cfg, struct fw_compiled **out, struct fw_compile_error *e)
+{
+	struct fw_compile_error dummy;
+	bool used;
+	int err;
+
+	err = compile(cfg, true, out, e ? e : &dummy, &used);
+	/* Classes can cost more keys than blocks: then blocks, as before them. */
+	if (err == -E2BIG && used)
+		err = compile(cfg, false, out, e ? e : &dummy, &used);
+	return err;
+}
+
 void fw_compiled__free(struct fw_compiled *c)
 {
 	if (!c)
 		return;
+	free(c->sport_class);
+	free(c->dport_class);
 	free(c->tuples);
 	free(c->keys4);
 	free(c->vals4);
@@ -1306,8 +1647,11 @@ uint32_t fw_classify_tss(const struct fw_tss *t, const struct fw_packet *p)
 {
 	const struct fw_compiled *c = t->c;
 	uint32_t best = SFC_FW_NO_RULE, i, w, fam = p->family == 4 ? FW_FAM_V4 : FW_FAM_V6;
+	uint32_t sbit = p->family == 4 ? SFC_FW_CLASS_SPORT4 : SFC_FW_CLASS_SPORT6;
+	uint32_t dbit = p->family == 4 ? SFC_FW_CLASS_DPORT4 : SFC_FW_CLASS_DPORT6;
 	uint64_t sbits = 0, dbits = 0;
 	__be32 src[4], dst[4];
+	__u16 scls = 0, dcls = 0;
 	__u8 pflags;
 	int64_t f;
 
@@ -1315,6 +1659,11 @@ uint32_t fw_classify_tss(const struct fw_tss *t, const struct fw_packet *p)
 		sbits = lpm_lookup(t, p->family, p->src);
 		dbits = lpm_lookup(t, p->family, p->dst);
 	}
+	/* The port classes: looked up only for an L4 header, as the data path does. */
+	if ((c->class_lookups & sbit) && p->l4)
+		scls = c->sport_class[p->sport];
+	if ((c->class_lookups & dbit) && p->l4)
+		dcls = c->dport_class[p->dport];
 	memcpy(src, p->src, 16);
 	memcpy(dst, p->dst, 16);
 	pflags = (p->l4 ? SFC_FW_PF_L4 : 0) | (p->frag ? SFC_FW_PF_FRAG : 0);
@@ -1334,8 +1683,10 @@ uint32_t fw_classify_tss(const struct fw_tss *t, const struct fw_packet *p)
 		h.tuple = (__u16)i;
 		h.proto = p->proto & tu->proto_mask;
 		h.pflags = pflags & tu->pflags_mask;
-		h.sport = htons(p->sport) & tu->sport_mask;
-		h.dport = htons(p->dport) & tu->dport_mask;
+		h.sport = (tu->flags & SFC_FW_TF_SPORT_CLASS ? scls : htons(p->sport)) &
+			  tu->sport_mask;
+		h.dport = (tu->flags & SFC_FW_TF_DPORT_CLASS ? dcls : htons(p->dport)) &
+			  tu->dport_mask;
 		h.vlan = p->vlan & tu->vlan_mask;
 		h.icmp_type = p->icmp_type & tu->icmp_type_mask;
 		h.icmp_code = p->icmp_code & tu->icmp_code_mask;

@@ -159,6 +159,11 @@ struct fw_compiled {
 	uint64_t *lpm6_val;
 	uint32_t set_families;		/* FW_FAM_* with trie entries */
 	uint32_t set_lookups;		/* SFC_FW_SETS_*: the lookups some tuple needs */
+	/* Port classes: SFC_FW_PORTS class ids each (port in host order), or
+	 * NULL when no tuple matches that field by class. */
+	uint16_t *sport_class, *dport_class;
+	uint32_t n_sport_classes, n_dport_classes;	/* 0 when NULL */
+	uint32_t class_lookups;		/* SFC_FW_CLASS_*: the lookups some tuple needs */
 };
 
 enum fw_limit {
@@ -174,8 +179,18 @@ struct fw_compile_error {
 };
 
 /*
+ * Port classes (shared/sfc_fw.h) give a rule a key per class its ranges
+ * cover, the product with both ports: a rule keeps to classes while that
+ * is at most FW_CLASS_KEYS keys or no more than power-of-two blocks give,
+ * and splits its ranges into blocks otherwise (fw_compile.c).
+ */
+#define FW_CLASS_KEYS		64
+
+/*
  * Returns 0, -ENOMEM, or -E2BIG with *e saying which limit a rule passed.
- * cfg must be valid (as nf_firewall.c's parser leaves it).
+ * cfg must be valid (as nf_firewall.c's parser leaves it). A rule set that
+ * passes a limit with port classes is compiled again with every range in
+ * power-of-two blocks, as before classes; the errors are that compile's.
  */
 int fw_compile(const struct fw_config *cfg, struct fw_compiled **out, struct fw_compile_error *e);
 void fw_compiled__free(struct fw_compiled *c);

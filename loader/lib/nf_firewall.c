@@ -1066,7 +1066,8 @@ static void fw_dump(const void *cfg, struct sfc_json *j)
 
 static const char *const gen_maps[] = {
 	"sfc_fw_tuples", "sfc_fw_keys4", "sfc_fw_keys6", "sfc_fw_rules", "sfc_fw_buckets",
-	"sfc_fw_rule_stats", "sfc_fw_sets4", "sfc_fw_sets6", NULL,
+	"sfc_fw_rule_stats", "sfc_fw_sets4", "sfc_fw_sets6", "sfc_fw_sport_class",
+	"sfc_fw_dport_class", NULL,
 };
 
 static struct bpf_object *fw_open(void)
@@ -1109,6 +1110,8 @@ static int fw_prepare(struct bpf_object *obj, const void *cfg)
 	err = err ?: set_size(obj, "sfc_fw_rule_stats", fc->n_rules);
 	err = err ?: set_size(obj, "sfc_fw_sets4", fc->n_lpm4);
 	err = err ?: set_size(obj, "sfc_fw_sets6", fc->n_lpm6);
+	err = err ?: set_size(obj, "sfc_fw_sport_class", fc->sport_class ? SFC_FW_PORTS : 0);
+	err = err ?: set_size(obj, "sfc_fw_dport_class", fc->dport_class ? SFC_FW_PORTS : 0);
 	/* always, so that turning stateful on or off keeps the pinned table */
 	err = err ?: set_size(obj, "sfc_fw_ct", c->max_connections);
 	err = err ?: set_u32(obj, "sfc_fw_n_tuples", fc->n_tuples);
@@ -1117,6 +1120,7 @@ static int fw_prepare(struct bpf_object *obj, const void *cfg)
 	err = err ?: set_u32(obj, "sfc_fw_stateful", c->stateful);
 	err = err ?: set_u32(obj, "sfc_fw_n_tuples4", fc->n_tuples4);
 	err = err ?: set_u32(obj, "sfc_fw_set_lookups", fc->set_lookups);
+	err = err ?: set_u32(obj, "sfc_fw_class_lookups", fc->class_lookups);
 	return err;
 }
 
@@ -1183,6 +1187,8 @@ static int fw_configure(const struct sfc_nf_ctx *ctx, const void *cfg)
 	if (!fc)
 		return -EINVAL;
 	n = fc->n_tuples > fc->n_rules ? fc->n_tuples : fc->n_rules;
+	if ((fc->sport_class || fc->dport_class) && n < SFC_FW_PORTS)
+		n = SFC_FW_PORTS;
 	idx = calloc(n ? n : 1, sizeof(*idx));
 	if (!idx)
 		return -ENOMEM;
@@ -1198,6 +1204,12 @@ static int fw_configure(const struct sfc_nf_ctx *ctx, const void *cfg)
 			      sizeof(*fc->vals4), fc->n_keys4);
 	err = err ?: fill_map(ctx, "sfc_fw_keys6", fc->keys6, sizeof(*fc->keys6), fc->vals6,
 			      sizeof(*fc->vals6), fc->n_keys6);
+	if (fc->sport_class)
+		err = err ?: fill_map(ctx, "sfc_fw_sport_class", idx, sizeof(*idx),
+				      fc->sport_class, sizeof(*fc->sport_class), SFC_FW_PORTS);
+	if (fc->dport_class)
+		err = err ?: fill_map(ctx, "sfc_fw_dport_class", idx, sizeof(*idx),
+				      fc->dport_class, sizeof(*fc->dport_class), SFC_FW_PORTS);
 	err = err ?: fill_map(ctx, "sfc_fw_tuples", idx, sizeof(*idx), fc->tuples,
 			      sizeof(*fc->tuples), fc->n_tuples);
 	free(idx);

@@ -49,6 +49,10 @@ static bool quick;
 #define DROP	"        rules:\n" \
 		"          - action: drop\n"
 
+/* 16 aligned 2-port ranges: 32 class bounds, each range one block */
+#define RANGES16 "10-11, 20-21, 30-31, 40-41, 50-51, 60-61, 70-71, 80-81, 90-91, " \
+		 "100-101, 110-111, 120-121, 130-131, 140-141, 150-151, 160-161"
+
 struct bad_case {
 	const char *desc;
 	const char *text;	/* after HEAD */
@@ -326,10 +330,18 @@ static const struct bad_case bad[] = {
 	  12, 29, CFG ".sets.blocklist.file", "sets/two.txt:1: \"10.0.0.0/8 10.1.0.0/16\" is not "
 	  "a prefix (it has whitespace: one prefix per entry)" },
 
-	/* ---- limits ---- */
+	/*
+	 * ---- limits ----
+	 * Rule 1's 16 small ranges per port cut 1-65535 into 33 classes, so
+	 * that rule 0 would get 33 x 33 keys with classes, more than the 16 x 16
+	 * of its blocks: it gets those, 16 block sizes per port, 256 tuples per
+	 * family; the IPv6 ones pass the limit.
+	 */
 	{ "too many tuples",
 	  RULES "            protocol: tcp\n            srcPort: 1-65535\n"
-	  "            dstPort: 1-65535\n",
+	  "            dstPort: 1-65535\n"
+	  "          - {action: drop, protocol: tcp, srcPort: [" RANGES16 "], "
+	  "dstPort: [" RANGES16 "]}\n",
 	  12, 13, RULE0, "the rules up to this one need 257 tuples (at most 256:" },
 };
 
@@ -417,24 +429,26 @@ static void check_too_many_sets(void)
 }
 
 /*
- * The key limit, through a chain file: ports 1-65534 split into 30 blocks of
- * 15 sizes, so that a rule with both ports so is 900 keys in 225 tuples; the
- * 4661st such rule (each on its own address) passes 4194304 keys.
+ * The key limit, through a chain file: a rule with 60 source ports and 60
+ * destination ports is 3600 keys, exact matches with or without classes;
+ * the 1166th such rule (each on its own address) passes 4194304 keys.
  */
 static void check_too_many_keys(void)
 {
-	const int n = SFC_FW_MAX_KEYS / 900 + 1;
-	size_t len = 4096 + (size_t)n * 128, o;
-	char *s = malloc(len), path[64], msg[160];
-	int i;
+	const int n = SFC_FW_MAX_KEYS / 3600 + 1;
+	size_t len = 4096 + (size_t)n * 600, o;
+	char *s = malloc(len), path[64], msg[160], ports[300];
+	int i, k;
 
 	if (!s)
 		return;
+	for (k = 0, o = 0; k < 60; k++)
+		o += snprintf(ports + o, sizeof(ports) - o, "%s%d", k ? "," : "", 1 + k);
 	o = snprintf(s, len, HEAD "        rules:\n");
 	for (i = 0; i < n; i++)
 		o += snprintf(s + o, len - o, "          - {action: drop, family: ipv4, dst: 10.%d.%d.1, "
-			      "protocol: tcp, srcPort: 1-65534, dstPort: 1-65534}\n",
-			      i / 256, i % 256);
+			      "protocol: tcp, srcPort: [%s], dstPort: [%s]}\n",
+			      i / 256, i % 256, ports, ports);
 	snprintf(path, sizeof(path), CFG ".rules[%d]", n - 1);
 	snprintf(msg, sizeof(msg), "the rules up to this one compile into %d keys (at most %d;",
 		 SFC_FW_MAX_KEYS + 1, SFC_FW_MAX_KEYS);
@@ -527,8 +541,10 @@ static void check_example(const char *dir)
 	CHECK(cfg->compiled->rules[7].flags == SFC_FW_RULE_LIMIT &&
 	      cfg->compiled->rules[7].cost_ps == 10000000000ULL &&
 	      cfg->compiled->rules[7].burst_ps == 200000000000ULL, "example: rate limit");
+	/* dport 1024-65535 covers the classes 1024-4999, 5000-5100 (a range of
+	 * rule 6) and 5101-65535: 3 keys per family */
 	CHECK(cfg->compiled->rule_keys[0] == 2 && cfg->compiled->rule_keys[3] == 2 &&
-	      cfg->compiled->rule_keys[5] == 12, "example: keys %u %u %u",
+	      cfg->compiled->rule_keys[5] == 6, "example: keys %u %u %u",
 	      cfg->compiled->rule_keys[0], cfg->compiled->rule_keys[3],
 	      cfg->compiled->rule_keys[5]);
 	CHECK(cfg->compiled->set_families == (FW_FAM_V4 | FW_FAM_V6), "example: set families");
@@ -757,7 +773,8 @@ static void check_abi_bytes(void)
 	t4.proto_mask = 0xff;
 	t4.pflags_mask = SFC_FW_PF_L4 | SFC_FW_PF_FRAG;
 	t4.tcp_flags_mask = 0x12;
-	t4.sport_mask = htons(0xfc00);
+	t4.flags = SFC_FW_TF_SPORT_CLASS;
+	t4.sport_mask = 0xffff;
 	t4.dport_mask = htons(0xffff);
 	t4.vlan_mask = 0xfff;
 	t4.src_mask[0] = htonl(0xffff0000);
@@ -766,13 +783,18 @@ static void check_abi_bytes(void)
 	k4.h.tuple = 0;
 	k4.h.proto = 6;
 	k4.h.pflags = SFC_FW_PF_L4;
-	k4.h.sport = htons(1024);
+	k4.h.sport = 1;		/* class 1: 1024-2047, as is (not a port) */
 	k4.h.dport = htons(80);
 	k4.h.vlan = 7;
 	k4.h.tcp_flags = 0x02;
 	inet_pton(AF_INET, "10.1.0.0", &k4.src);
 	inet_pton(AF_INET, "192.0.2.0", &k4.dst);
 	CHECK(!memcmp(&c->keys4[0], &k4, sizeof(k4)) && c->vals4[0] == 0, "abi: IPv4 key");
+	CHECK(c->class_lookups == SFC_FW_CLASS_SPORT4 && c->n_sport_classes == 3 &&
+	      c->sport_class && !c->dport_class && !c->n_dport_classes, "abi: classes");
+	CHECK(c->sport_class && c->sport_class[0] == 0 && c->sport_class[1023] == 0 &&
+	      c->sport_class[1024] == 1 && c->sport_class[2047] == 1 &&
+	      c->sport_class[2048] == 2 && c->sport_class[65535] == 2, "abi: sport classes");
 
 	t6.min_rule = 1;
 	t6.family = 6;
@@ -803,6 +825,305 @@ static void check_abi_bytes(void)
 	CHECK(!memcmp(&c->rules[1], &r, sizeof(r)), "abi: rule 1");
 out:
 	sfc_chain_spec__free(spec);
+}
+
+/* ---- port classes -------------------------------------------------------- */
+
+/* A packet of the given family with its ports and an L4 header. */
+static void l4_pkt(struct fw_packet *p, uint8_t family, uint8_t proto, uint16_t sport,
+		   uint16_t dport)
+{
+	memset(p, 0, sizeof(*p));
+	pkt_addr(p, family == 4 ? "10.0.0.1" : "2001:db8::1",
+		 family == 4 ? "10.0.0.2" : "2001:db8::2");
+	p->proto = proto;
+	p->l4 = true;
+	p->sport = sport;
+	p->dport = dport;
+}
+
+/*
+ * What a class array must be: a new class exactly where some class range
+ * of the field starts or ends + 1, ids counting up from 0 at port 0. With
+ * singles, every single port of the field is a class of its own as well,
+ * except those of rules before skip.
+ */
+static bool classes_cut_at_bounds(const struct fw_config *cfg, const uint16_t *cls, bool dport,
+				  bool singles, uint32_t skip)
+{
+	uint8_t *start = calloc(65537, 1);
+	uint32_t i, k, p;
+	bool ok = true;
+
+	if (!start || !cls) {
+		free(start);
+		return false;
+	}
+	for (i = 0; i < cfg->n_rules; i++) {
+		const struct fw_ports *ps = dport ? &cfg->rules[i].dport : &cfg->rules[i].sport;
+
+		for (k = 0; k < ps->n; k++) {
+			const struct fw_port_range *r = &ps->r[k];
+
+			if (r->lo == 0 && r->hi == 65535)
+				continue;
+			if (r->lo == r->hi && (!singles || i >= skip))
+				continue;
+			start[r->lo] = 1;
+			start[r->hi + 1] = 1;
+		}
+	}
+	ok = cls[0] == 0;
+	for (p = 1; p < 65536 && ok; p++)
+		ok = cls[p] == cls[p - 1] + start[p];
+	free(start);
+	return ok;
+}
+
+/* The tuple flags of all of a rule's IPv4 keys, ORed; *n gets their count. */
+static uint8_t rule_tuple_flags(const struct fw_compiled *c, uint32_t rule, uint32_t *n)
+{
+	uint8_t f = 0;
+	uint32_t i;
+
+	*n = 0;
+	for (i = 0; i < c->n_keys4; i++) {
+		if (c->vals4[i] != rule)
+			continue;
+		f |= c->tuples[c->keys4[i].h.tuple].flags;
+		++*n;
+	}
+	return f;
+}
+
+static void check_port_classes(void)
+{
+	struct sfc_chain_spec *spec;
+	const struct fw_config *cfg;
+	const struct fw_compiled *c;
+	struct fw_packet p;
+	struct fw_tss *t;
+	char *text, ranges[1024];
+	size_t o, len = 8192;
+	uint32_t i, n, shared = 0;
+	uint8_t f;
+
+	text = malloc(len);
+	if (!text)
+		return;
+	/* 50 ranges of 10 ports, end to end: 100-109 ... 590-599 */
+	for (i = 0, o = 0; i < 50; i++)
+		o += snprintf(ranges + o, sizeof(ranges) - o, "%s\"%u-%u\"", i ? ", " : "",
+			      100 + 10 * i, 109 + 10 * i);
+	snprintf(text, len, HEAD "        rules:\n"
+		 "          - {action: allow, protocol: tcp, dstPort: 1000-1999}\n"
+		 /* overlaps rule 0 */
+		 "          - {action: drop, protocol: tcp, dstPort: 1500-2999}\n"
+		 /* starts where rule 0 ends, ends where rule 1 does */
+		 "          - {action: allow, protocol: tcp, dstPort: 2000-2999}\n"
+		 /* a single port of the same shape as the ranges, and a 0 mask */
+		 "          - {action: allow, protocol: tcp, dstPort: [80, \"0-65535\"]}\n"
+		 "          - {action: allow, protocol: udp, dstPort: [%s]}\n"
+		 /* covers 58 classes */
+		 "          - {action: allow, protocol: udp, dstPort: 5-60000}\n"
+		 "          - {action: drop, protocol: udp, srcPort: 1024-65535, "
+		 "dstPort: [1000-1999, 60010]}\n"
+		 /* a shape without ranges: its single port stays exact */
+		 "          - {action: drop, dst: 192.0.2.1, protocol: tcp, dstPort: 443}\n",
+		 ranges);
+	cfg = parse_ok("classes", text, &spec);
+	if (!cfg)
+		goto out;
+	c = cfg->compiled;
+	/*
+	 * dport classes start at 0, 5, 80, 81, 100, 110, ..., 600 (51), 1000,
+	 * 1500, 2000, 3000, 60001, 60010 and 60011: 62. sport: 0 and 1024.
+	 */
+	CHECK(c->n_dport_classes == 62 && c->n_sport_classes == 2, "classes: %u dport, %u sport",
+	      c->n_dport_classes, c->n_sport_classes);
+	CHECK(c->class_lookups == (SFC_FW_CLASS_SPORT4 | SFC_FW_CLASS_DPORT4 |
+				   SFC_FW_CLASS_SPORT6 | SFC_FW_CLASS_DPORT6),
+	      "classes: lookups 0x%x", c->class_lookups);
+	CHECK(classes_cut_at_bounds(cfg, c->dport_class, true, true, 7), "classes: dport bounds");
+	CHECK(classes_cut_at_bounds(cfg, c->sport_class, false, true, 7), "classes: sport bounds");
+	if (!c->dport_class || !c->sport_class)
+		goto out;
+	CHECK(c->dport_class[4] == 0 && c->dport_class[5] == 1 && c->dport_class[79] == 1 &&
+	      c->dport_class[80] == 2 && c->dport_class[81] == 3 && c->dport_class[100] == 4 &&
+	      c->dport_class[599] == 53 && c->dport_class[600] == 54 &&
+	      c->dport_class[999] == 54 && c->dport_class[1000] == 55 &&
+	      c->dport_class[1499] == 55 && c->dport_class[1500] == 56 &&
+	      c->dport_class[2000] == 57 && c->dport_class[2999] == 57 &&
+	      c->dport_class[3000] == 58 && c->dport_class[60000] == 58 &&
+	      c->dport_class[60001] == 59 && c->dport_class[60010] == 60 &&
+	      c->dport_class[60011] == 61 && c->dport_class[65535] == 61, "classes: dport ids");
+	/* 0-65535 and the exact port of a shape without ranges cut nothing */
+	CHECK(c->dport_class[443] == c->dport_class[442] &&
+	      c->dport_class[444] == c->dport_class[443],
+	      "classes: exact ports are not bounds");
+	CHECK(c->sport_class[1023] == 0 && c->sport_class[1024] == 1 &&
+	      c->sport_class[65535] == 1, "classes: sport ids");
+
+	/*
+	 * Keys, both families: a class each, the product with both ports. A
+	 * class an earlier rule holds in the tuple stays its: rule 1 gets only
+	 * 2000-2999, rule 2 nothing, rule 5 the 8 classes rule 4 leaves.
+	 */
+	CHECK(c->rule_keys[0] == 4 && c->rule_keys[1] == 2 && c->rule_keys[2] == 0 &&
+	      c->rule_keys[3] == 4 && c->rule_keys[4] == 100 && c->rule_keys[5] == 16 &&
+	      c->rule_keys[6] == 6 && c->rule_keys[7] == 1, "classes: keys %u %u %u %u %u %u %u %u",
+	      c->rule_keys[0], c->rule_keys[1], c->rule_keys[2], c->rule_keys[3],
+	      c->rule_keys[4], c->rule_keys[5], c->rule_keys[6], c->rule_keys[7]);
+	/*
+	 * Per family: one class tuple for every dport range and port 80 (tcp
+	 * and udp alike: the protocol is a value), the 0 mask, and rule 6's
+	 * class x class; rule 7's exact port in IPv4.
+	 */
+	CHECK(c->n_tuples == 7 && c->n_tuples4 == 4, "classes: %u tuples", c->n_tuples);
+	for (i = 0; i < 6; i++) {
+		f = rule_tuple_flags(c, i, &n);
+		if (i == 2)
+			CHECK(n == 0, "classes: rule 2 has no key");
+		else
+			CHECK(f == SFC_FW_TF_DPORT_CLASS, "classes: rule %u flags 0x%x", i, f);
+	}
+	for (i = 0; i < c->n_keys4; i++)
+		shared += c->keys4[i].h.tuple == c->keys4[0].h.tuple;
+	CHECK(shared == 2 + 1 + 1 + 50 + 8, "classes: rules 0, 1, 3, 4, 5 share a tuple: %u keys",
+	      shared);
+	f = rule_tuple_flags(c, 6, &n);
+	CHECK(f == (SFC_FW_TF_SPORT_CLASS | SFC_FW_TF_DPORT_CLASS) && n == 3,
+	      "classes: rule 6 flags 0x%x, %u keys", f, n);
+	f = rule_tuple_flags(c, 7, &n);
+	CHECK(f == 0 && n == 1, "classes: rule 7 flags 0x%x, %u keys", f, n);
+	for (i = 0; i < c->n_tuples; i++)
+		CHECK(!(c->tuples[i].flags & SFC_FW_TF_SPORT_CLASS) ||
+		      c->tuples[i].sport_mask == 0xffff, "classes: class mask");
+
+	t = fw_tss__new(c);
+	if (!t)
+		goto out;
+	{
+		static const struct {
+			uint8_t proto;
+			uint16_t sport, dport;
+			uint32_t want;
+		} pk[] = {
+			{ 6, 1, 999, 3 }, { 6, 1, 1000, 0 }, { 6, 1, 1499, 0 }, { 6, 1, 1500, 0 },
+			{ 6, 1, 1999, 0 }, { 6, 1, 2000, 1 }, { 6, 1, 2999, 1 }, { 6, 1, 3000, 3 },
+			{ 6, 1, 80, 3 }, { 6, 1, 79, 3 }, { 6, 1, 81, 3 }, { 17, 1, 80, 5 },
+			{ 17, 1, 4, SFC_FW_NO_RULE }, { 17, 1, 5, 5 },
+			{ 17, 1, 99, 5 }, { 17, 1, 100, 4 }, { 17, 1, 599, 4 }, { 17, 1, 600, 5 },
+			{ 17, 1, 60000, 5 }, { 17, 1, 60001, SFC_FW_NO_RULE },
+			{ 17, 1024, 60010, 6 }, { 17, 1023, 60010, SFC_FW_NO_RULE },
+			{ 17, 1024, 60011, SFC_FW_NO_RULE }, { 17, 1024, 60009, SFC_FW_NO_RULE },
+			{ 17, 65535, 1999, 5 }, { 17, 65535, 60001, SFC_FW_NO_RULE },
+		};
+		char desc[64];
+
+		for (i = 0; i < sizeof(pk) / sizeof(pk[0]); i++) {
+			l4_pkt(&p, i % 2 ? 6 : 4, pk[i].proto, pk[i].sport, pk[i].dport);
+			snprintf(desc, sizeof(desc), "classes: %s %u -> %u, IPv%u",
+				 pk[i].proto == 6 ? "tcp" : "udp", pk[i].sport, pk[i].dport,
+				 p.family);
+			classify(cfg, t, desc, &p, pk[i].want);
+		}
+		/* without an L4 header, no class and no port match */
+		l4_pkt(&p, 4, 6, 1, 1000);
+		p.l4 = false;
+		classify(cfg, t, "classes: no L4 header", &p, SFC_FW_NO_RULE);
+	}
+	fw_tss__free(t);
+	sfc_chain_spec__free(spec);
+
+	/*
+	 * 70 small ranges cut 5-60000 into 141 classes: more than FW_CLASS_KEYS,
+	 * so that rule splits its range into blocks as before, and the small
+	 * ones keep their classes.
+	 */
+	for (i = 0, o = 0; i < 70; i++)
+		o += snprintf(ranges + o, sizeof(ranges) - o, "%s\"%u-%u\"", i ? ", " : "",
+			      100 + 10 * i, 101 + 10 * i);
+	snprintf(text, len, HEAD "        rules:\n"
+		 "          - {action: allow, family: ipv4, protocol: udp, dstPort: [%s]}\n"
+		 "          - {action: drop, family: ipv4, protocol: udp, dstPort: 5-60000}\n",
+		 ranges);
+	cfg = parse_ok("class budget", text, &spec);
+	if (!cfg)
+		goto out;
+	c = cfg->compiled;
+	f = rule_tuple_flags(c, 0, &n);
+	CHECK(f == SFC_FW_TF_DPORT_CLASS && n == 70, "class budget: rule 0 0x%x %u", f, n);
+	f = rule_tuple_flags(c, 1, &n);
+	/* 5-60000: 5/0xffff, 6-7, ..., 59968-59999, 60000/0xffff: 21 blocks */
+	CHECK(f == 0 && n == 21 && n == c->rule_keys[1], "class budget: rule 1 0x%x %u", f, n);
+	t = fw_tss__new(c);
+	if (t) {
+		l4_pkt(&p, 4, 17, 1, 101);
+		classify(cfg, t, "class budget: class", &p, 0);
+		l4_pkt(&p, 4, 17, 1, 102);
+		classify(cfg, t, "class budget: block", &p, 1);
+		l4_pkt(&p, 4, 17, 1, 60000);
+		classify(cfg, t, "class budget: last block", &p, 1);
+		l4_pkt(&p, 4, 17, 1, 60001);
+		classify(cfg, t, "class budget: after", &p, SFC_FW_NO_RULE);
+		fw_tss__free(t);
+	}
+out:
+	sfc_chain_spec__free(spec);
+	free(text);
+}
+
+/*
+ * Classes can give more keys than blocks: 65536 rules, each the range
+ * 1024-2047, one aligned block but 64 classes (rule 0 cuts it into them),
+ * are 65536 x 64 keys with classes, over the limit, and 65536 as blocks:
+ * the compiler falls back to blocks for the whole rule set.
+ */
+static void check_class_fallback(void)
+{
+	const uint32_t n_rules = 65537;
+	struct fw_config *cfg = calloc(1, sizeof(*cfg));
+	struct fw_compile_error e;
+	struct fw_compiled *c = NULL;
+	uint32_t i, k;
+	int err;
+
+	if (!cfg)
+		return;
+	cfg->n_rules = n_rules;
+	cfg->rules = calloc(n_rules, sizeof(*cfg->rules));
+	for (i = 0; i < n_rules; i++) {
+		struct fw_rule *r = &cfg->rules[i];
+
+		r->action = SFC_FW_ALLOW;
+		r->icmp_type = r->icmp_code = r->fragment = FW_ANY;
+		r->proto = 6;
+		r->dst.kind = FW_ADDR_PREFIX;
+		r->dst.prefix.family = 4;
+		r->dst.prefix.len = 32;
+		r->dst.prefix.addr[0] = 10;
+		r->dst.prefix.addr[1] = (uint8_t)(i >> 16);
+		r->dst.prefix.addr[2] = (uint8_t)(i >> 8);
+		r->dst.prefix.addr[3] = (uint8_t)i;
+		/* rule 0: 32 ranges of 16 ports, 1024-1039, 1056-1071, ... */
+		r->sport.n = i ? 1 : 32;
+		r->sport.r = calloc(r->sport.n, sizeof(*r->sport.r));
+		for (k = 0; k < r->sport.n; k++) {
+			r->sport.r[k].lo = (uint16_t)(i ? 1024 : 1024 + 32 * k);
+			r->sport.r[k].hi = (uint16_t)(i ? 2047 : 1024 + 32 * k + 15);
+		}
+	}
+	err = fw_compile(cfg, &c, &e);
+	CHECK(!err && c, "class fallback: compile %d (limit %d, rule %u)", err, e.limit, e.rule);
+	if (c) {
+		CHECK(!c->class_lookups && !c->sport_class && !c->n_sport_classes,
+		      "class fallback: no classes left");
+		CHECK(c->n_keys4 == 32 + n_rules - 1 && c->n_tuples == 2,
+		      "class fallback: %u keys, %u tuples", c->n_keys4, c->n_tuples);
+	}
+	fw_compiled__free(c);
+	fw_config__free(cfg);
 }
 
 /* ---- random rule sets -------------------------------------------------- */
@@ -875,13 +1196,28 @@ static void rand_prefix(const struct pool *pl, uint8_t family, struct fw_prefix 
 		abort();
 }
 
+/* Port bounds of the config being drawn: ranges that share them. */
+static uint16_t port_bounds[4];
+
 static void rand_ports(struct fw_ports *ps)
 {
 	uint32_t i, lo, hi;
 
 	ps->n = 1 + (chance(30) ? below(3) : 0);
+	/* sometimes many short ranges: more classes than a wide range may cover */
+	if (chance(3))
+		ps->n = 20 + below(40);
 	ps->r = calloc(ps->n, sizeof(*ps->r));
 	for (i = 0; i < ps->n; i++) {
+		if (ps->n >= 20) {
+			lo = below(65536);
+			hi = lo + below(20);
+			if (hi > 65535)
+				hi = 65535;
+			ps->r[i].lo = (uint16_t)lo;
+			ps->r[i].hi = (uint16_t)hi;
+			continue;
+		}
 		switch (below(4)) {
 		case 0:		/* a single port */
 			lo = hi = chance(50) ? below(1024) : below(65536);
@@ -902,6 +1238,19 @@ static void rand_ports(struct fw_ports *ps)
 		}
 		if (hi > 65535)
 			hi = 65535;
+		/* a bound another range has, or its neighbour: classes meet */
+		if (lo != hi && chance(40)) {
+			if (chance(50))
+				lo = port_bounds[below(4)] + (chance(30) ? 1 : 0);
+			else
+				hi = port_bounds[below(4)] - (chance(30) ? 1 : 0);
+			if (lo > 65535 || hi > 65535 || lo > hi) {
+				lo = port_bounds[below(4)];
+				hi = lo + below(500);
+				if (hi > 65535)
+					hi = 65535;
+			}
+		}
 		ps->r[i].lo = (uint16_t)lo;
 		ps->r[i].hi = (uint16_t)hi;
 	}
@@ -983,6 +1332,8 @@ static struct fw_config *rand_config(const struct pool *pl, uint32_t max_rules)
 	uint32_t i, k;
 
 	cfg->default_action = SFC_FW_DROP;
+	for (i = 0; i < 4; i++)
+		port_bounds[i] = (uint16_t)(chance(30) ? below(1024) : below(65536));
 	cfg->n_sets = chance(60) ? below(5) : 0;
 	cfg->sets = calloc(cfg->n_sets + 1, sizeof(*cfg->sets));
 	for (i = 0; i < cfg->n_sets; i++) {
@@ -1138,10 +1489,35 @@ static void dump_case(const struct fw_config *cfg, const struct fw_packet *p, ui
 		(int)tss);
 }
 
+/*
+ * A class-mode port of tuple t: 0xffff mask, the class map there, its lookup
+ * asked for in t's family.
+ */
+static bool class_port_ok(const struct fw_compiled *c, const struct sfc_fw_tuple *t, bool dport)
+{
+	uint32_t bit;
+
+	if (!(t->flags & (dport ? SFC_FW_TF_DPORT_CLASS : SFC_FW_TF_SPORT_CLASS)))
+		return true;
+	bit = dport ? (t->family == 4 ? SFC_FW_CLASS_DPORT4 : SFC_FW_CLASS_DPORT6)
+		    : (t->family == 4 ? SFC_FW_CLASS_SPORT4 : SFC_FW_CLASS_SPORT6);
+	return (dport ? t->dport_mask : t->sport_mask) == 0xffff && (c->class_lookups & bit) &&
+	       (dport ? c->dport_class : c->sport_class);
+}
+
+/* A key's class ids exist. */
+static bool class_ids_ok(const struct fw_compiled *c, const struct sfc_fw_key_hdr *h)
+{
+	const struct sfc_fw_tuple *t = &c->tuples[h->tuple];
+
+	return (!(t->flags & SFC_FW_TF_SPORT_CLASS) || h->sport < c->n_sport_classes) &&
+	       (!(t->flags & SFC_FW_TF_DPORT_CLASS) || h->dport < c->n_dport_classes);
+}
+
 /* What the data path relies on, beyond giving the right answers. */
 static bool check_compiled(const struct fw_compiled *c)
 {
-	uint32_t i, w;
+	uint32_t i, w, flags = 0;
 
 	/* IPv4 tuples [0, n_tuples4), then IPv6; each run by min_rule. */
 	for (i = 0; i < c->n_tuples; i++) {
@@ -1149,7 +1525,14 @@ static bool check_compiled(const struct fw_compiled *c)
 			return false;
 		if (i && i != c->n_tuples4 && c->tuples[i].min_rule < c->tuples[i - 1].min_rule)
 			return false;
+		if (!class_port_ok(c, &c->tuples[i], false) || !class_port_ok(c, &c->tuples[i], true))
+			return false;
+		flags |= c->tuples[i].flags;
 	}
+	/* a class map exactly when a tuple reads it */
+	if (!(flags & SFC_FW_TF_SPORT_CLASS) != !c->sport_class ||
+	    !(flags & SFC_FW_TF_DPORT_CLASS) != !c->dport_class)
+		return false;
 	for (i = 0; i < c->n_keys4; i++) {
 		const struct sfc_fw_key4 *k = &c->keys4[i];
 		const struct sfc_fw_tuple *t;
@@ -1158,6 +1541,7 @@ static bool check_compiled(const struct fw_compiled *c)
 			return false;
 		t = &c->tuples[k->h.tuple];
 		if (t->family != 4 || c->vals4[i] < t->min_rule || c->vals4[i] >= c->n_rules ||
+		    !class_ids_ok(c, &k->h) ||
 		    (k->src & ~t->src_mask[0]) || (k->dst & ~t->dst_mask[0]) ||
 		    (k->h.sport & ~t->sport_mask) || (k->h.dport & ~t->dport_mask) ||
 		    (k->h.proto & ~t->proto_mask) || (k->h.pflags & ~t->pflags_mask) ||
@@ -1171,7 +1555,7 @@ static bool check_compiled(const struct fw_compiled *c)
 		if (k->h.tuple >= c->n_tuples)
 			return false;
 		t = &c->tuples[k->h.tuple];
-		if (t->family != 6 || c->vals6[i] < t->min_rule)
+		if (t->family != 6 || c->vals6[i] < t->min_rule || !class_ids_ok(c, &k->h))
 			return false;
 		for (w = 0; w < 4; w++)
 			if ((k->src[w] & ~t->src_mask[w]) || (k->dst[w] & ~t->dst_mask[w]))
@@ -1186,6 +1570,7 @@ static void check_random(void)
 	uint64_t seed = 0x5fc0f1e2a3b4c5d6ULL, classified = 0;
 	const char *env = getenv("SFC_FW_SEED");
 	uint32_t i, k, ref, tss, too_big = 0, fails = 0, hits = 0;
+	uint32_t with_classes = 0, with_blocks = 0;
 	struct fw_compile_error e;
 	struct fw_compiled *c;
 	struct fw_config *cfg;
@@ -1219,6 +1604,14 @@ static void check_random(void)
 			continue;
 		}
 		CHECK(check_compiled(c), "config %u: compiled arrays broken", i);
+		with_classes += c->class_lookups != 0;
+		for (k = 0; k < c->n_tuples; k++) {
+			if ((c->tuples[k].sport_mask && c->tuples[k].sport_mask != 0xffff) ||
+			    (c->tuples[k].dport_mask && c->tuples[k].dport_mask != 0xffff)) {
+				with_blocks += c->class_lookups != 0;
+				break;
+			}
+		}
 		t = fw_tss__new(c);
 		for (k = 0; t && k < packets; k++) {
 			rand_packet(&pl, cfg, &p);
@@ -1238,9 +1631,13 @@ static void check_random(void)
 		fw_config__free(cfg);
 	}
 	printf("random rule sets: %" PRIu64 " packets classified, %u matched a rule, "
-	       "%u configs over a limit\n", classified, hits, too_big);
+	       "%u configs over a limit; %u with port classes, %u of those with port blocks "
+	       "too\n", classified, hits, too_big, with_classes, with_blocks);
 	/* the generator must make packets that hit rules, or it tests nothing */
 	CHECK(hits > classified / 4, "only %u of %" PRIu64 " packets matched", hits, classified);
+	/* and both kinds of range, side by side */
+	CHECK(with_classes > configs / 4 && with_blocks > 0,
+	      "classes in %u configs, blocks too in %u", with_classes, with_blocks);
 }
 
 /* ---- big ones ----------------------------------------------------------- */
@@ -1504,10 +1901,12 @@ int main(int argc, char **argv)
 	check_too_many_sets();
 	check_good();
 	check_abi_bytes();
+	check_port_classes();
 	check_example(argv[1]);
 	check_random();
 	if (!quick) {
 		check_too_many_keys();
+		check_class_fallback();
 		check_big();
 	}
 	rm_tmpdir();

@@ -5,22 +5,40 @@
  *
  * Classifier: tuple space search. Every rule is compiled into one or more
  * keys; a key belongs to a tuple, the set of masks (prefix lengths, which
- * fields are wildcards, port blocks, set memberships) its rule uses. A packet
- * is classified by masking its fields with each tuple's masks in turn and
- * looking the result up in one hash table: the cost grows with the number of
- * distinct rule shapes, not with the number of rules. The IPv4 tuples come
- * first, then the IPv6 ones, so a packet walks only its family's; within a
- * family tuples are sorted by the lowest rule index they hold, so the search
- * stops as soon as the best match so far comes before every rule of the
- * tuples left (first match wins).
+ * fields are wildcards, port classes or blocks, set memberships) its rule
+ * uses. A packet is classified by masking its fields with each tuple's
+ * masks in turn and looking the result up in one hash table: the cost grows
+ * with the number of distinct rule shapes, not with the number of rules.
+ * The IPv4 tuples come first, then the IPv6 ones, so a packet walks only its
+ * family's; within a family tuples are sorted by the lowest rule index they
+ * hold, so the search stops as soon as the best match so far comes before
+ * every rule of the tuples left (first match wins).
  *
  * Expansions: a rule without addresses gets a key in an IPv4 and an IPv6
- * tuple; a port list gets one key per port; a port range is split into
- * aligned power-of-two blocks (at most 30 for 1-65535), each a value under a
- * port mask. Two keys of one tuple that are equal keep the lower rule.
+ * tuple; a list gets one key per element; 0-65535 is a 0 mask, a port range
+ * one key per port class it covers (below), and a single port an exact
+ * match (0xffff mask), or its class where a rule of the same shape has a
+ * range by class. Two keys of one tuple that are equal keep the lower rule.
+ *
+ * Port classes (the first phase of Recursive Flow Classification): the
+ * bounds of the rule set's port ranges (and of the single ports by class)
+ * cut 0..65535 into elementary intervals, per field; sfc_fw_sport_class and
+ * sfc_fw_dport_class map each port to its interval's index, the class id.
+ * A tuple whose sport (dport) is in class mode (SFC_FW_TF_SPORT_CLASS,
+ * SFC_FW_TF_DPORT_CLASS) matches the packet's class id instead of its port:
+ * all ranges and ports of one rule shape share one tuple, where power-of-two
+ * blocks need a port mask, so a tuple, per block size. The data path looks
+ * the two class ids up once per packet, only when sfc_fw_class_lookups says
+ * a tuple of the packet's family needs them. A rule whose ranges would
+ * cover too many classes (the loader's FW_CLASS_KEYS) has them split into
+ * aligned power-of-two blocks instead: a value under a port mask, at most
+ * 30 for 1-65534.
  *
  * All addresses, ports and their masks are in network byte order: masking
- * commutes with the byte swap, so the data path never swaps.
+ * commutes with the byte swap, so the data path swaps only to index the
+ * class maps (by port in host order, readable in a map dump). Class ids are
+ * not ports: a key holds the class map's __u16 value as it is, under a
+ * 0xffff mask.
  */
 #ifndef SFC_SHARED_FW_H
 #define SFC_SHARED_FW_H
@@ -50,7 +68,7 @@ struct sfc_fw_key_hdr {
 	__u16 tuple;		/* index into sfc_fw_tuples */
 	__u8 proto;		/* IPPROTO_*; 0 with a 0 mask */
 	__u8 pflags;		/* SFC_FW_PF_* */
-	__be16 sport;		/* TCP/UDP ports */
+	__be16 sport;		/* TCP/UDP ports; in class mode, the class id */
 	__be16 dport;
 	__u16 vlan;		/* outer VLAN id, host order; 0 untagged */
 	__u8 icmp_type;
@@ -71,6 +89,10 @@ struct sfc_fw_key6 {
 	__be32 dst[4];
 };
 
+/* sfc_fw_tuple.flags: the key's port holds the packet's port class id. */
+#define SFC_FW_TF_SPORT_CLASS	0x01
+#define SFC_FW_TF_DPORT_CLASS	0x02
+
 /*
  * One tuple. A packet of another family skips it; so does a packet whose
  * source (destination) is not in set src_set - 1 (dst_set - 1) when that is
@@ -82,14 +104,15 @@ struct sfc_fw_tuple {
 	__u8 proto_mask;	/* 0 or 0xff */
 	__u8 pflags_mask;
 	__u8 tcp_flags_mask;
-	__be16 sport_mask;
+	__be16 sport_mask;	/* 0xffff in class mode */
 	__be16 dport_mask;
 	__u16 vlan_mask;	/* 0 or 0xfff */
 	__u8 icmp_type_mask;	/* 0 or 0xff */
 	__u8 icmp_code_mask;
 	__u8 src_set;		/* 0: none; else set index + 1 */
 	__u8 dst_set;
-	__u16 pad;
+	__u8 flags;		/* SFC_FW_TF_* */
+	__u8 pad;
 	__be32 src_mask[4];	/* IPv4 uses [0] */
 	__be32 dst_mask[4];
 };
@@ -143,6 +166,16 @@ enum sfc_fw_verdict {
 #define SFC_FW_SETS_DST4	0x02
 #define SFC_FW_SETS_SRC6	0x04
 #define SFC_FW_SETS_DST6	0x08
+
+/*
+ * sfc_fw_class_lookups: the port class lookups some tuple needs, per family
+ * (a tuple of that family has the matching SFC_FW_TF_*_CLASS flag).
+ */
+#define SFC_FW_CLASS_SPORT4	0x01
+#define SFC_FW_CLASS_DPORT4	0x02
+#define SFC_FW_CLASS_SPORT6	0x04
+#define SFC_FW_CLASS_DPORT6	0x08
+#define SFC_FW_PORTS		65536	/* entries of a port class map */
 
 /* LPM keys of the set tries; the value is a __u64 bitmap of set indexes. */
 struct sfc_fw_lpm4 {
