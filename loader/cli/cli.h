@@ -21,12 +21,19 @@ struct sfcctl {
 	bool pretty;
 	bool verbose;
 	bool dry_run;
+	const char *sort;	/* flows --sort, NULL when not given */
+	const char *top;	/* flows --top */
+	const char *interval;	/* agent --interval */
+	const char *metrics;	/* agent --metrics */
+	bool once;		/* agent --once */
 	const char *netns;
 	const char *pin_root;
 };
 
 /* Command options besides the global ones, in struct cmd.opts. */
 #define CMD_OPT_DRY_RUN	(1u << 0)
+#define CMD_OPT_SORT_TOP	(1u << 1)	/* --sort and --top */
+#define CMD_OPT_AGENT	(1u << 2)	/* --interval, --metrics, --once */
 
 struct cmd {
 	const char *name;
@@ -50,6 +57,12 @@ int cmd_rules(const struct sfcctl *ctl, int argc, char **argv);
 int fw_stats_plain(const struct sfcctl *ctl, const struct sfc_chain_status *st);
 void fw_stats_json(const struct sfcctl *ctl, struct sfc_json *j, const struct sfc_chain_status *st,
 		   unsigned int i);
+
+/* cmd_flows.c */
+int cmd_flows(const struct sfcctl *ctl, int argc, char **argv);
+
+/* cmd_agent.c */
+int cmd_agent(const struct sfcctl *ctl, int argc, char **argv);
 
 /* output.c: errors go to stderr, or to stdout as {"error": ...} with -j. */
 int out_error(const struct sfcctl *ctl, const char *fmt, ...)

@@ -54,6 +54,30 @@ static const struct cmd cmds[] = {
 	  "FUNCTION) as loaded: the live generation's rules in order, each with\n"
 	  "its chain-file line, action, rate limit and counters, and the\n"
 	  "classifier's size (tuples, keys, set prefixes, connections).\n" },
+	{ "flows", cmd_flows, 1, 2, CMD_OPT_SORT_TOP, "NAME [FUNCTION]",
+	  "list the flow tables of the flowmons of chain NAME",
+	  "List the flows of every flowmon function of chain NAME (or of FUNCTION),\n"
+	  "the biggest first: direction, protocol, addresses, ports (ICMP: echo id\n"
+	  "and type/code), VLAN, packets, bytes, first and last seen (UTC), TCP\n"
+	  "flags; after a header with the table's fill, sampling, new flows,\n"
+	  "evictions and FIN/RST notices. With sampling, the counts are of the\n"
+	  "sampled packets.\n"
+	  "\n"
+	  "  --sort KEY  bytes (the default) or packets\n"
+	  "  --top N     only the first N flows of each table\n" },
+	{ "agent", cmd_agent, 0, 0, CMD_OPT_AGENT, "[AGENT-OPTIONS]",
+	  "run the agent: flow export, expiry, Prometheus metrics",
+	  "Run until SIGTERM or SIGINT: every interval, find the chains under the\n"
+	  "pin root and do the periodic work of their functions. A flowmon's flows\n"
+	  "are expired and exported to its IPFIX collector; the metrics of every\n"
+	  "chain are served at http://ADDR:PORT/metrics (--metrics), and those of\n"
+	  "a chain whose flowmon has prometheus.listen there. Packets keep flowing\n"
+	  "while the agent is stopped; a restarted agent exports only what it has\n"
+	  "not exported yet. See docs/agent.md.\n"
+	  "\n"
+	  "  --interval T        scan and discovery period (default 1s; 100ms..1h)\n"
+	  "  --metrics ADDR:PORT serve every chain's metrics there (e.g. 127.0.0.1:9469)\n"
+	  "  --once              one round, then exit: 1 if an export failed\n" },
 	{ "help", cmd_help, 0, 1, 0, "[COMMAND]",
 	  "show this help, or the help of COMMAND",
 	  "Show the commands, options and function types, or the help of COMMAND\n"
@@ -167,6 +191,13 @@ static int run(const struct sfcctl *ctl, const struct cmd *c, int argc, char **a
 	}
 	if (ctl->dry_run && !(c->opts & CMD_OPT_DRY_RUN))
 		return out_usage(ctl, c->name, "%s: unknown option '--dry-run'", c->name);
+	if ((ctl->interval || ctl->metrics || ctl->once) && !(c->opts & CMD_OPT_AGENT))
+		return out_usage(ctl, c->name, "%s: unknown option '%s'", c->name,
+				 ctl->interval ? "--interval" : ctl->metrics ? "--metrics" :
+				 "--once");
+	if ((ctl->sort || ctl->top) && !(c->opts & CMD_OPT_SORT_TOP))
+		return out_usage(ctl, c->name, "%s: unknown option '%s'", c->name,
+				 ctl->sort ? "--sort" : "--top");
 	if (argc < c->min_args)
 		return out_usage(ctl, c->name, "%s: missing argument (usage: sfcctl %s %s)",
 				 c->name, c->name, c->args);
@@ -183,7 +214,7 @@ static bool netns_valid(const char *name)
 	       strlen(name) < sizeof(((struct sfc_chain_status *)0)->netns);
 }
 
-enum { OPT_PIN_ROOT = 256, OPT_DRY_RUN };
+enum { OPT_PIN_ROOT = 256, OPT_DRY_RUN, OPT_SORT, OPT_TOP, OPT_INTERVAL, OPT_METRICS, OPT_ONCE };
 
 static const struct option long_opts[] = {
 	{ "json", no_argument, NULL, 'j' },
@@ -192,6 +223,11 @@ static const struct option long_opts[] = {
 	{ "netns", required_argument, NULL, 'n' },
 	{ "pin-root", required_argument, NULL, OPT_PIN_ROOT },
 	{ "dry-run", no_argument, NULL, OPT_DRY_RUN },
+	{ "sort", required_argument, NULL, OPT_SORT },
+	{ "top", required_argument, NULL, OPT_TOP },
+	{ "interval", required_argument, NULL, OPT_INTERVAL },
+	{ "metrics", required_argument, NULL, OPT_METRICS },
+	{ "once", no_argument, NULL, OPT_ONCE },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
 	{}
@@ -247,6 +283,21 @@ static void parse_opts(struct sfcctl *ctl, struct parsed *p, int argc, char **ar
 			break;
 		case OPT_DRY_RUN:
 			ctl->dry_run = true;
+			break;
+		case OPT_SORT:
+			ctl->sort = optarg;
+			break;
+		case OPT_TOP:
+			ctl->top = optarg;
+			break;
+		case OPT_INTERVAL:
+			ctl->interval = optarg;
+			break;
+		case OPT_METRICS:
+			ctl->metrics = optarg;
+			break;
+		case OPT_ONCE:
+			ctl->once = true;
 			break;
 		case 'h':
 			p->help = true;

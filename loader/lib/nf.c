@@ -11,10 +11,12 @@
 
 extern const struct sfc_nf_type sfc_nf_passthrough;
 extern const struct sfc_nf_type sfc_nf_firewall;
+extern const struct sfc_nf_type sfc_nf_flowmon;
 
 static const struct sfc_nf_type *const nf_types[] = {
 	&sfc_nf_passthrough,
 	&sfc_nf_firewall,
+	&sfc_nf_flowmon,
 	NULL,
 };
 

@@ -237,6 +237,61 @@ int sfc_firewall__status(const char *name, const char *function, const char *pin
 			 struct sfc_fw_status **out);
 void sfc_fw_status__free(struct sfc_fw_status *st);
 
+/* ---- flow monitors ---------------------------------------------------- */
+
+/* sfc_flow_entry.end */
+#define SFC_FLOW_ENDED_FIN	0x01
+#define SFC_FLOW_ENDED_RST	0x02
+
+/* One flow of a flowmon's table, summed over the CPUs. */
+struct sfc_flow_entry {
+	uint8_t dir;			/* 0 forward (spec.interface), 1 reverse */
+	uint8_t family;			/* 4 or 6 */
+	uint8_t proto;			/* IPPROTO_* */
+	uint8_t tcp_flags;		/* OR of the TCP flags seen (FIN 0x01 .. CWR 0x80) */
+	uint8_t end;			/* SFC_FLOW_ENDED_*: a FIN or RST was seen */
+	uint16_t vlan;			/* outer VLAN id, 0 untagged */
+	uint8_t src[16], dst[16];	/* network order; IPv4 in the first 4 bytes */
+	uint16_t sport, dport;		/* host order; ICMP: echo id, type << 8 | code */
+	uint64_t packets, bytes;	/* accounted (sampled: 1 in sampling) */
+	uint64_t first_ms, last_ms;	/* seen first and last, CLOCK_REALTIME ms */
+	uint64_t first_ns, last_ns;	/* the same as the kernel keeps them, CLOCK_MONOTONIC */
+};
+
+struct sfc_flow_table {
+	char function[SFC_NAME_MAX + 1];
+	uint32_t max_flows;		/* the table's size (maxFlows) */
+	uint32_t sampling;		/* 1 in N packets is accounted */
+	uint64_t read_at_ms;		/* when it was read, CLOCK_REALTIME ms */
+	/* the data path's counters, summed over the CPUs */
+	uint64_t packets;		/* reached the monitor */
+	uint64_t sampled;		/* of those, accounted */
+	uint64_t new_flows;		/* flow entries created */
+	uint64_t ends, ends_lost;	/* FIN/RST notices queued for the agent; lost: ring full */
+	uint64_t insert_failed;		/* sampled packets of a new flow the table refused */
+	/* the agent's counters; all 0 when has_agent is false */
+	bool has_agent;			/* the agent's counter map is there */
+	uint64_t removed;		/* flow entries the agent deleted */
+	uint64_t exported;		/* IPFIX records it sent */
+	uint64_t export_errors;
+	/* new_flows - removed - present, or 0: the entries the LRU evicted */
+	uint64_t evictions;
+	size_t n_flows;			/* entries present */
+	struct sfc_flow_entry *flows;	/* in no particular order */
+};
+
+/*
+ * Every flow in the table of flowmon `function` of chain `chain`, with the
+ * table's counters. The table keeps changing while it is read: a flow may be
+ * missed or counted a packet short. The counters are read first: a flow
+ * created meanwhile makes evictions lower, but one the agent removes
+ * meanwhile counts as evicted until the next read. -ENOENT: no such chain or
+ * function; -EINVAL: not a flowmon.
+ */
+int sfc_flowmon__flows(const char *chain, const char *function, const char *pin_root,
+		       struct sfc_flow_table **out);
+void sfc_flow_table__free(struct sfc_flow_table *t);
+
 #ifdef __cplusplus
 }
 #endif
