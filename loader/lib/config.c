@@ -14,6 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "internal.h"
 #include "nf.h"
 #include "shared/sfc_abi.h"
 
@@ -716,8 +717,7 @@ struct sfc_chain_spec *sfc_chain_spec__parse_string(const char *name, const char
 	return spec;
 }
 
-/* Up to max + 1 bytes, so that the caller sees that the file is too big. */
-static int read_file(const char *path, size_t max, char **out, size_t *out_len)
+int sfc_read_file(const char *path, size_t max, char **out, size_t *out_len)
 {
 	size_t len = 0, cap = 64 * 1024;
 	char *buf = NULL, *nb;
@@ -727,7 +727,7 @@ static int read_file(const char *path, size_t max, char **out, size_t *out_len)
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
-	buf = malloc(cap);
+	buf = malloc(cap + 1);
 	if (!buf) {
 		err = -ENOMEM;
 		goto out;
@@ -735,7 +735,7 @@ static int read_file(const char *path, size_t max, char **out, size_t *out_len)
 	while (len <= max) {
 		if (len == cap) {
 			cap *= 2;
-			nb = realloc(buf, cap);
+			nb = realloc(buf, cap + 1);
 			if (!nb) {
 				err = -ENOMEM;
 				goto out;
@@ -753,6 +753,7 @@ static int read_file(const char *path, size_t max, char **out, size_t *out_len)
 			break;
 		len += n;
 	}
+	buf[len] = '\0';
 	*out = buf;
 	*out_len = len;
 	buf = NULL;
@@ -774,7 +775,7 @@ struct sfc_chain_spec *sfc_chain_spec__parse_file(const char *path, struct sfc_d
 		errno = EINVAL;
 		return NULL;
 	}
-	err = read_file(path, CHAIN_MAX_BYTES, &text, &len);
+	err = sfc_read_file(path, CHAIN_MAX_BYTES, &text, &len);
 	if (err) {
 		diag_at(&d, path, 0, 0, "cannot read: %s", strerror(-err));
 		goto out;

@@ -64,6 +64,11 @@ uint64_t sfc_hash(const char *s);
 
 int sfc_info_read(const char *dir, struct sfc_chain_info *info);
 
+/* ---- config.c ---- */
+/* A whole file, NUL-terminated; at most max + 1 bytes are read, so that
+ * *len > max tells the caller the file is too big. */
+int sfc_read_file(const char *path, size_t max, char **out, size_t *len);
+
 /* ---- netns ---- */
 /* Enter /run/netns/name (no-op for NULL/""); *saved gets the old one. */
 int sfc_netns_enter(const char *name, int *saved);

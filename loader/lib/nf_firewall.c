@@ -38,38 +38,12 @@
 #define SET_FILE_MAX	(256 * 1024 * 1024)	/* 4M prefixes with comments */
 #define COMMENT_MAX	256
 #define BATCH		65536			/* elements per map update syscall */
-#define QUOTE_MAX	48
-#define QBUF		(QUOTE_MAX * 4 + 16)
+#define QBUF		SFC_YAML_QBUF
 
 extern const struct sfc_nf_type sfc_nf_firewall;
 
 static const char *const actions[] = { "allow", "drop", NULL };
 static const char *const families[] = { "ipv4", "ipv6", NULL };
-
-/* User text in a message: quoted, one line, cut at QUOTE_MAX characters. */
-static const char *quote(const char *s, char *buf, size_t len)
-{
-	size_t o = 0, n = 0;
-
-	buf[o++] = '"';
-	for (; *s && o + 8 < len; s++, n++) {
-		unsigned char c = (unsigned char)*s;
-
-		if (n == QUOTE_MAX) {
-			o += snprintf(buf + o, len - o, "...");
-			break;
-		}
-		if (c == '"' || c == '\\')
-			o += snprintf(buf + o, len - o, "\\%c", c);
-		else if (c < 0x20 || c >= 0x7f)
-			o += snprintf(buf + o, len - o, "\\x%02x", c);
-		else
-			buf[o++] = (char)c;
-	}
-	buf[o++] = '"';
-	buf[o] = '\0';
-	return buf;
-}
 
 /* A path is cut at sizeof(path); the line and column still say where. */
 __attribute__((format(printf, 2, 3)))
@@ -136,56 +110,6 @@ static int add_prefix(struct fw_set *s, uint32_t *cap, const struct fw_prefix *p
 	return 0;
 }
 
-static int read_all(const char *path, char **out, size_t *out_len)
-{
-	size_t len = 0, cap = 64 * 1024;
-	char *buf, *nb;
-	ssize_t n;
-	int fd, err = 0;
-
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	buf = malloc(cap + 1);
-	if (!buf) {
-		err = -ENOMEM;
-		goto out;
-	}
-	for (;;) {
-		if (len == cap) {
-			if (cap >= SET_FILE_MAX) {
-				err = -EFBIG;
-				goto out;
-			}
-			cap *= 2;
-			nb = realloc(buf, cap + 1);
-			if (!nb) {
-				err = -ENOMEM;
-				goto out;
-			}
-			buf = nb;
-		}
-		n = read(fd, buf + len, cap - len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			err = -errno;
-			goto out;
-		}
-		if (n == 0)
-			break;
-		len += n;
-	}
-	buf[len] = '\0';
-	*out = buf;
-	*out_len = len;
-	buf = NULL;
-out:
-	free(buf);
-	close(fd);
-	return err;
-}
-
 /*
  * One prefix or address per line; '#' starts a comment; blank lines are
  * fine. An error names the set file's line and sits at the `file:` node.
@@ -204,11 +128,13 @@ static int read_set_file(struct parse_ctx *ctx, const struct sfc_ynode *fnode, s
 		snprintf(path, sizeof(path), "%s", s->file);
 	else
 		snprintf(path, sizeof(path), "%s/%s", ctx->dir, s->file);
-	err = read_all(path, &text, &len);
+	err = sfc_read_file(path, SET_FILE_MAX, &text, &len);
 	if (err == -ENOMEM)
 		return err;
-	if (err == -EFBIG)
+	if (!err && len > SET_FILE_MAX) {
+		free(text);
 		return sfc_yaml__error(fnode, "%s: larger than %d MiB", path, SET_FILE_MAX >> 20);
+	}
 	if (err)
 		return sfc_yaml__error(fnode, "cannot read %s: %s", path, strerror(-err));
 	if (memchr(text, '\0', len)) {
@@ -232,7 +158,7 @@ static int read_set_file(struct parse_ctx *ctx, const struct sfc_ynode *fnode, s
 			continue;
 		if (fw_prefix__parse(l, &p, &hint)) {
 			err = sfc_yaml__error(fnode, "%s:%u: %s is not a prefix%s", path, line,
-					      quote(l, q, sizeof(q)), hint);
+					      sfc_yaml__quote(l, q, sizeof(q)), hint);
 			goto out;
 		}
 		err = add_prefix(s, &cap, &p);
@@ -264,7 +190,7 @@ static int parse_set(struct parse_ctx *ctx, const struct sfc_ynode *v, struct fw
 				return err;
 			if (fw_prefix__parse(t, &p, &hint))
 				return sfc_yaml__error(&item, "%s is not a prefix%s",
-						       quote(t, q, sizeof(q)), hint);
+						       sfc_yaml__quote(t, q, sizeof(q)), hint);
 			err = add_prefix(s, &cap, &p);
 			if (err)
 				return err;
@@ -332,9 +258,9 @@ static int parse_sets(struct parse_ctx *ctx, const struct sfc_ynode *sets)
 		if (!name)
 			name = "";
 		if (!set_name_ok(name)) {
-			set_path(&k, "%s[%s]", sets->path, quote(name, q, sizeof(q)));
+			set_path(&k, "%s[%s]", sets->path, sfc_yaml__quote(name, q, sizeof(q)));
 			return sfc_yaml__error(&k, "%s is not a set name (expected 1 to %d of "
-					       "A-Z, a-z, 0-9, _ and -)", quote(name, q, sizeof(q)),
+					       "A-Z, a-z, 0-9, _ and -)", sfc_yaml__quote(name, q, sizeof(q)),
 					       FW_SET_NAME_MAX);
 		}
 		set_path(&v, "%s.%s", sets->path, name);
@@ -377,18 +303,18 @@ static int parse_addr(struct parse_ctx *ctx, const struct sfc_ynode *n, struct f
 		}
 		if (!cfg->n_sets)
 			return sfc_yaml__error(n, "unknown set %s (no sets are defined)",
-					       quote(t + 1, q, sizeof(q)));
+					       sfc_yaml__quote(t + 1, q, sizeof(q)));
 		list[0] = '\0';
 		for (i = 0; i < cfg->n_sets && o < sizeof(list) - 40; i++)
 			o += snprintf(list + o, sizeof(list) - o, "%s%s", i ? ", " : "",
 				      cfg->sets[i].name);
 		if (i < cfg->n_sets)
 			snprintf(list + o, sizeof(list) - o, ", ...");
-		return sfc_yaml__error(n, "unknown set %s (sets: %s)", quote(t + 1, q, sizeof(q)),
+		return sfc_yaml__error(n, "unknown set %s (sets: %s)", sfc_yaml__quote(t + 1, q, sizeof(q)),
 				       list);
 	}
 	if (fw_prefix__parse(t, &a->prefix, &hint))
-		return sfc_yaml__error(n, "%s is not a prefix%s", quote(t, q, sizeof(q)), hint);
+		return sfc_yaml__error(n, "%s is not a prefix%s", sfc_yaml__quote(t, q, sizeof(q)), hint);
 	a->kind = FW_ADDR_PREFIX;
 	return 0;
 }
@@ -414,13 +340,13 @@ static int parse_port(const struct sfc_ynode *n, struct fw_port_range *r)
 		lo = hi = dash ? -1 : decimal(t);
 	}
 	if (lo < 0 || hi < 0)
-		return sfc_yaml__error(n, "%s is not a port (%s)", quote(t, q, sizeof(q)), what);
+		return sfc_yaml__error(n, "%s is not a port (%s)", sfc_yaml__quote(t, q, sizeof(q)), what);
 	if (lo > 65535)
 		return sfc_yaml__error(n, "%lld is out of range 0..65535", (long long)lo);
 	if (hi > 65535)
 		return sfc_yaml__error(n, "%lld is out of range 0..65535", (long long)hi);
 	if (lo > hi)
-		return sfc_yaml__error(n, "%s: range upside down", quote(t, q, sizeof(q)));
+		return sfc_yaml__error(n, "%s: range upside down", sfc_yaml__quote(t, q, sizeof(q)));
 	r->lo = (uint16_t)lo;
 	r->hi = (uint16_t)hi;
 	return 0;
@@ -489,7 +415,7 @@ static int parse_protocol(const struct sfc_ynode *n, struct fw_rule *r, struct f
 		return sfc_yaml__error(n, "%lld is out of range 0..255", (long long)v);
 	if (v < 0)
 		return sfc_yaml__error(n, "%s is not a protocol (expected tcp, udp, icmp, icmpv6 "
-				       "or a number 0..255)", quote(t, q, sizeof(q)));
+				       "or a number 0..255)", sfc_yaml__quote(t, q, sizeof(q)));
 	r->proto = (int16_t)v;
 	/* ICMP means IPv4's (1), ICMPv6 IPv6's (58): each implies its family */
 	if (v == 1 && fs->fam == 6)
@@ -520,7 +446,7 @@ static int parse_icmp_type(const struct sfc_ynode *n, struct fw_rule *r)
 		v = fw_icmp_type__parse(r->proto, t);
 	if (v < 0)
 		return sfc_yaml__error(n, "%s is not an %s type (expected a number 0..255 or one "
-				       "of: %s)", quote(t, q, sizeof(q)), pname,
+				       "of: %s)", sfc_yaml__quote(t, q, sizeof(q)), pname,
 				       fw_icmp_type__names(r->proto));
 	r->icmp_type = (int16_t)v;
 	return 0;
@@ -550,10 +476,10 @@ static int parse_flag_list(const struct sfc_ynode *n, uint8_t *bits, uint8_t oth
 		if (!b)
 			return sfc_yaml__error(&item, "%s is not a TCP flag (expected fin, syn, "
 					       "rst, psh, ack, urg, ece or cwr)",
-					       quote(t, q, sizeof(q)));
+					       sfc_yaml__quote(t, q, sizeof(q)));
 		if (b & other)
 			return sfc_yaml__error(&item, "%s is in %s too (a flag is either set or "
-					       "unset)", quote(t, q, sizeof(q)), other_name);
+					       "unset)", sfc_yaml__quote(t, q, sizeof(q)), other_name);
 		*bits |= b;
 	}
 	return 0;
@@ -682,7 +608,7 @@ static int parse_rule(struct parse_ctx *ctx, const struct sfc_ynode *rn, struct 
 			if (fs.fam && fs.fam != r->dst.prefix.family)
 				return sfc_yaml__error(&n, "%s is IPv%u, but src is IPv%u (a rule "
 						       "matches one address family)",
-						       quote(sfc_ynode__text(&n), q, sizeof(q)),
+						       sfc_yaml__quote(sfc_ynode__text(&n), q, sizeof(q)),
 						       r->dst.prefix.family, fs.fam);
 			fs.fam = r->dst.prefix.family;
 			fs.from = fs.from ?: "dst";

@@ -43,8 +43,7 @@
 #include "nf_flowmon.skel.h"
 #include "shared/sfc_flow.h"
 
-#define QUOTE_MAX	48
-#define QBUF		(QUOTE_MAX * 4 + 16)
+#define QBUF		SFC_YAML_QBUF
 #define TIMEOUT_MAX_MS	(65535ULL * 1000)
 #define ENDPOINT_MAX	264		/* a 253-character host name, ":65535" */
 #define HOST_CHARS	"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-"
@@ -63,31 +62,6 @@ struct flowmon_cfg {
 	bool prometheus;
 	char listen[ENDPOINT_MAX];
 };
-
-/* User text in a message: quoted, one line, cut at QUOTE_MAX characters. */
-static const char *quote(const char *s, char *buf, size_t len)
-{
-	size_t o = 0, n = 0;
-
-	buf[o++] = '"';
-	for (; *s && o + 8 < len; s++, n++) {
-		unsigned char c = (unsigned char)*s;
-
-		if (n == QUOTE_MAX) {
-			o += snprintf(buf + o, len - o, "...");
-			break;
-		}
-		if (c == '"' || c == '\\')
-			o += snprintf(buf + o, len - o, "\\%c", c);
-		else if (c < 0x20 || c >= 0x7f)
-			o += snprintf(buf + o, len - o, "\\x%02x", c);
-		else
-			buf[o++] = (char)c;
-	}
-	buf[o++] = '"';
-	buf[o] = '\0';
-	return buf;
-}
 
 /* ---- ADDR:PORT ------------------------------------------------------------ */
 
@@ -231,7 +205,7 @@ static int parse_endpoint(const struct sfc_ynode *n, bool collector, char *canon
 	if (strlen(t) != n->n->data.scalar.length)
 		return sfc_yaml__error(n, "expected %s, got text with a NUL character", what);
 	if (endpoint_parse(t, collector, canon, len, &why))
-		return sfc_yaml__error(n, "%s %s (expected %s)", quote(t, q, sizeof(q)), why, what);
+		return sfc_yaml__error(n, "%s %s (expected %s)", sfc_yaml__quote(t, q, sizeof(q)), why, what);
 	return 0;
 }
 
@@ -249,11 +223,11 @@ static int parse_timeout(const struct sfc_ynode *n, uint64_t *ms)
 		return err;
 	if (ns % 1000000)
 		return sfc_yaml__error(n, "%s is not a whole number of milliseconds",
-				       quote(t, q, sizeof(q)));
+				       sfc_yaml__quote(t, q, sizeof(q)));
 	if (ns < 1000000 || ns / 1000000 > TIMEOUT_MAX_MS)
 		return sfc_yaml__error(n, "%s is out of range (expected 1ms..65535s: IPFIX "
 				       "reports timeouts in seconds, as 16 bits)",
-				       quote(t, q, sizeof(q)));
+				       sfc_yaml__quote(t, q, sizeof(q)));
 	*ms = ns / 1000000;
 	return 0;
 }

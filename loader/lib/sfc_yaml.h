@@ -48,6 +48,15 @@ const char *sfc_ynode__kind(const struct sfc_ynode *n);
 /* The scalar's text, or NULL when n is not a scalar. */
 const char *sfc_ynode__text(const struct sfc_ynode *n);
 
+/*
+ * User text in a message: in double quotes, escaped so that the message
+ * stays one line, cut at SFC_YAML_QUOTE_MAX characters. Returns buf; a
+ * buffer of SFC_YAML_QBUF always suffices.
+ */
+#define SFC_YAML_QUOTE_MAX 48
+#define SFC_YAML_QBUF (SFC_YAML_QUOTE_MAX * 4 + 16)
+const char *sfc_yaml__quote(const char *s, char *buf, size_t len);
+
 /* Error at the first key of map that is not in allowed (NULL-terminated). */
 int sfc_ymap__check_keys(const struct sfc_ynode *map, const char *const *allowed);
 /* Look key up in map; out->n is NULL (and out->path set) when absent. */

@@ -16,7 +16,6 @@
 
 #include "sfc_yaml.h"
 
-#define QUOTE_MAX 48	/* longest user text repeated in a message */
 
 /* User text (a key, a quoted name) must not break a diagnostic in two. */
 static void one_line(struct sfc_diag *d)
@@ -54,7 +53,7 @@ int sfc_yaml__error(const struct sfc_ynode *at, const char *fmt, ...)
  * User text for a message: quoted, control and non-ASCII bytes escaped (so a
  * message stays one line), cut at QUOTE_MAX characters.
  */
-static const char *quote(const char *s, char *buf, size_t len)
+const char *sfc_yaml__quote(const char *s, char *buf, size_t len)
 {
 	size_t o = 0, n = 0;
 
@@ -62,7 +61,7 @@ static const char *quote(const char *s, char *buf, size_t len)
 	for (; *s && o + 8 < len; s++, n++) {
 		unsigned char c = (unsigned char)*s;
 
-		if (n == QUOTE_MAX) {
+		if (n == SFC_YAML_QUOTE_MAX) {
 			o += snprintf(buf + o, len - o, "...");
 			break;
 		}
@@ -77,8 +76,6 @@ static const char *quote(const char *s, char *buf, size_t len)
 	buf[o] = '\0';
 	return buf;
 }
-
-#define QBUF (QUOTE_MAX * 4 + 16)
 
 static bool is_null(const yaml_node_t *n)
 {
@@ -142,7 +139,7 @@ static void set_path(char *out, size_t len, const char *fmt, ...)
 static void path_key(char *out, size_t len, const char *base, const char *key)
 {
 	const char *p;
-	char q[QBUF];
+	char q[SFC_YAML_QBUF];
 
 	for (p = key; *p; p++)
 		if (!isalnum((unsigned char)*p) && *p != '_' && *p != '-')
@@ -150,7 +147,7 @@ static void path_key(char *out, size_t len, const char *base, const char *key)
 	if (*key && !*p)
 		set_path(out, len, "%s%s%s", base, *base ? "." : "", key);
 	else
-		set_path(out, len, "%s[%s]", base, quote(key, q, sizeof(q)));
+		set_path(out, len, "%s[%s]", base, sfc_yaml__quote(key, q, sizeof(q)));
 }
 
 static yaml_node_t *node_at(const struct sfc_ynode *parent, int idx)
@@ -160,7 +157,7 @@ static yaml_node_t *node_at(const struct sfc_ynode *parent, int idx)
 
 int sfc_ymap__check_keys(const struct sfc_ynode *map, const char *const *allowed)
 {
-	char list[256], q[QBUF];
+	char list[256], q[SFC_YAML_QBUF];
 	yaml_node_pair_t *p;
 	struct sfc_ynode k;
 	size_t o = 0;
@@ -191,9 +188,9 @@ int sfc_ymap__check_keys(const struct sfc_ynode *map, const char *const *allowed
 		path_key(k.path, sizeof(k.path), map->path, sfc_ynode__text(&k));
 		if (!allowed[0])
 			return sfc_yaml__error(&k, "unknown key %s (no keys are allowed here)",
-					       quote(sfc_ynode__text(&k), q, sizeof(q)));
+					       sfc_yaml__quote(sfc_ynode__text(&k), q, sizeof(q)));
 		return sfc_yaml__error(&k, "unknown key %s (expected one of: %s)",
-				       quote(sfc_ynode__text(&k), q, sizeof(q)), list);
+				       sfc_yaml__quote(sfc_ynode__text(&k), q, sizeof(q)), list);
 	}
 	return 0;
 }
@@ -265,7 +262,7 @@ int sfc_ynode__str(const struct sfc_ynode *n, char *buf, size_t len)
 /* Numbers and booleans are plain scalars; "80" in quotes is a string. */
 static int plain(const struct sfc_ynode *n, const char *what, const char **s)
 {
-	char q[QBUF];
+	char q[SFC_YAML_QBUF];
 	int err;
 
 	err = scalar(n, what, s);
@@ -273,7 +270,7 @@ static int plain(const struct sfc_ynode *n, const char *what, const char **s)
 		return err;
 	if (n->n->data.scalar.style != YAML_PLAIN_SCALAR_STYLE)
 		return sfc_yaml__error(n, "expected %s, got the quoted string %s", what,
-				       quote(*s, q, sizeof(q)));
+				       sfc_yaml__quote(*s, q, sizeof(q)));
 	return 0;
 }
 
@@ -306,7 +303,7 @@ static int parse_u64(const char *s, uint64_t *out)
 
 int sfc_ynode__u64(const struct sfc_ynode *n, uint64_t min, uint64_t max, uint64_t *out)
 {
-	char what[80], q[QBUF];
+	char what[80], q[SFC_YAML_QBUF];
 	const char *s;
 	uint64_t v;
 	int err;
@@ -318,10 +315,10 @@ int sfc_ynode__u64(const struct sfc_ynode *n, uint64_t min, uint64_t max, uint64
 	err = parse_u64(s, &v);
 	if (err == -EINVAL)
 		return sfc_yaml__error(n, "%s is not an integer (expected %s)",
-				       quote(s, q, sizeof(q)), what);
+				       sfc_yaml__quote(s, q, sizeof(q)), what);
 	if (err || v < min || v > max)
 		return sfc_yaml__error(n, "%s is out of range (expected %s)",
-				       quote(s, q, sizeof(q)), what);
+				       sfc_yaml__quote(s, q, sizeof(q)), what);
 	*out = v;
 	return 0;
 }
@@ -330,7 +327,7 @@ int sfc_ynode__bool(const struct sfc_ynode *n, bool *out)
 {
 	static const char *const t[] = { "true", "True", "TRUE", NULL };
 	static const char *const f[] = { "false", "False", "FALSE", NULL };
-	char q[QBUF];
+	char q[SFC_YAML_QBUF];
 	const char *s;
 	int err, i;
 
@@ -348,12 +345,12 @@ int sfc_ynode__bool(const struct sfc_ynode *n, bool *out)
 		}
 	}
 	return sfc_yaml__error(n, "%s is not a boolean (expected true or false)",
-			       quote(s, q, sizeof(q)));
+			       sfc_yaml__quote(s, q, sizeof(q)));
 }
 
 int sfc_ynode__enum(const struct sfc_ynode *n, const char *const *names, int *out)
 {
-	char list[256], what[300], q[QBUF];
+	char list[256], what[300], q[SFC_YAML_QBUF];
 	const char *s;
 	size_t o = 0;
 	int err, i;
@@ -372,7 +369,7 @@ int sfc_ynode__enum(const struct sfc_ynode *n, const char *const *names, int *ou
 			return 0;
 		}
 	}
-	return sfc_yaml__error(n, "%s is not valid (expected %s)", quote(s, q, sizeof(q)), what);
+	return sfc_yaml__error(n, "%s is not valid (expected %s)", sfc_yaml__quote(s, q, sizeof(q)), what);
 }
 
 int sfc_ynode__duration(const struct sfc_ynode *n, uint64_t *out_ns)
@@ -390,7 +387,7 @@ int sfc_ynode__duration(const struct sfc_ynode *n, uint64_t *out_ns)
 		{ "", 1000000000ULL },		/* a plain number is seconds */
 	};
 	static const char what[] = "a duration like 15s, 500ms, 2m, 1h or a number of seconds";
-	char num[32], q[QBUF];
+	char num[32], q[SFC_YAML_QBUF];
 	const char *s, *u;
 	uint64_t v;
 	size_t i, l;
@@ -410,12 +407,12 @@ int sfc_ynode__duration(const struct sfc_ynode *n, uint64_t *out_ns)
 		if (strcmp(u, units[i].suffix))
 			continue;
 		if (parse_u64(num, &v) || v > UINT64_MAX / units[i].ns)
-			return sfc_yaml__error(n, "%s is out of range", quote(s, q, sizeof(q)));
+			return sfc_yaml__error(n, "%s is out of range", sfc_yaml__quote(s, q, sizeof(q)));
 		*out_ns = v * units[i].ns;
 		return 0;
 	}
 bad:
-	return sfc_yaml__error(n, "%s is not a duration (expected %s)", quote(s, q, sizeof(q)),
+	return sfc_yaml__error(n, "%s is not a duration (expected %s)", sfc_yaml__quote(s, q, sizeof(q)),
 			       what);
 }
 
@@ -433,7 +430,7 @@ int sfc_ynode__mac(const struct sfc_ynode *n, uint8_t mac[6])
 {
 	static const char what[] = "a MAC address like 02:00:00:00:00:01";
 	uint8_t m[6];
-	char q[QBUF];
+	char q[SFC_YAML_QBUF];
 	const char *s;
 	int err, i, hi, lo;
 
@@ -452,6 +449,6 @@ int sfc_ynode__mac(const struct sfc_ynode *n, uint8_t mac[6])
 	memcpy(mac, m, 6);
 	return 0;
 bad:
-	return sfc_yaml__error(n, "%s is not a MAC address (expected %s)", quote(s, q, sizeof(q)),
+	return sfc_yaml__error(n, "%s is not a MAC address (expected %s)", sfc_yaml__quote(s, q, sizeof(q)),
 			       what);
 }
