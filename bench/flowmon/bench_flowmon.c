@@ -45,11 +45,11 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include "bench_stat.h"
 #include "sfc/sfc.h"
 #include "shared/sfc_flow.h"
 #include "fwpkt.h"
 
-#define MAX_ROUNDS 101
 #define XDP_PASS_ 2
 #define HIT_DPORT 8443
 #define MISS_DPORT0 1000	/* miss flows: dport MISS_DPORT0 + idx / 65536, sport idx % 65536 */
@@ -72,7 +72,7 @@ struct bcase {
 	int prog_fd;
 	int base;		/* the case it is an increment over, or -1 */
 	__u32 next;		/* next miss flow */
-	double a[MAX_ROUNDS], b[MAX_ROUNDS], w[MAX_ROUNDS];	/* w: runs/s */
+	double a[BENCH_MAX_ROUNDS], b[BENCH_MAX_ROUNDS], w[BENCH_MAX_ROUNDS];	/* w: runs/s */
 };
 
 static char ns[32], pin_root[64];
@@ -418,30 +418,6 @@ static int measure(__u32 repeat, __u32 shots, int rounds)
 	return 0;
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return (x > y) - (x < y);
-}
-
-struct stat3 {
-	double med, min, max;
-};
-
-static struct stat3 stat_of(const double *v, int n)
-{
-	double s[MAX_ROUNDS];
-	struct stat3 r;
-
-	memcpy(s, v, n * sizeof(*v));
-	qsort(s, n, sizeof(*s), cmp_double);
-	r.min = s[0];
-	r.max = s[n - 1];
-	r.med = n % 2 ? s[n / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
-	return r;
-}
-
 static double med(const struct bcase *k, int method, int rounds)
 {
 	return stat_of(method == 2 ? k->w : method ? k->b : k->a, rounds).med;
@@ -613,7 +589,7 @@ static void usage(FILE *f, const char *argv0)
 		"  -L LARGE     maxFlows of the large tables (default 2097152; keep it above\n"
 		"               ROUNDS x SHOTS + a few, or their miss path evicts too)\n"
 		"  -S SMALL     maxFlows of the evicting table (default 1024)\n",
-		argv0, MAX_ROUNDS);
+		argv0, BENCH_MAX_ROUNDS);
 }
 
 int main(int argc, char **argv)
@@ -636,7 +612,7 @@ int main(int argc, char **argv)
 		default: usage(stderr, argv[0]); return 2;
 		}
 	}
-	if (optind != argc || rounds < 1 || rounds > MAX_ROUNDS || repeat < 1 || shots < 1 ||
+	if (optind != argc || rounds < 1 || rounds > BENCH_MAX_ROUNDS || repeat < 1 || shots < 1 ||
 	    sampling < 2 || sampling > SFC_FLOWMON_MAX_SAMPLING || !large || !small ||
 	    large > SFC_FLOWMON_MAX_FLOWS || small > SFC_FLOWMON_MAX_FLOWS) {
 		usage(stderr, argv[0]);

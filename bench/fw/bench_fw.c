@@ -38,12 +38,12 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include "bench_stat.h"
 #include "sfc/sfc.h"
 #include "shared/sfc_fw.h"
 #include "nf.h"		/* loader/lib: see parse_large() */
 #include "fwpkt.h"
 
-#define MAX_ROUNDS 101
 #define MAX_CHAINS 32
 #define MAX_CASES 512
 #define XDP_DROP_ 1
@@ -67,7 +67,7 @@ struct bcase {
 	struct fwpkt *p;
 	int prog_fd;
 	int base;		/* index of the case it is an increment over, or -1 */
-	double a[MAX_ROUNDS], b[MAX_ROUNDS];
+	double a[BENCH_MAX_ROUNDS], b[BENCH_MAX_ROUNDS];
 };
 
 static char ns[32], pin_root[64];
@@ -545,30 +545,6 @@ static int measure(__u32 repeat, __u32 shots, int rounds)
 	return 0;
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return (x > y) - (x < y);
-}
-
-struct stat3 {
-	double med, min, max;
-};
-
-static struct stat3 stat_of(const double *v, int n)
-{
-	double s[MAX_ROUNDS];
-	struct stat3 r;
-
-	memcpy(s, v, n * sizeof(*v));
-	qsort(s, n, sizeof(*s), cmp_double);
-	r.min = s[0];
-	r.max = s[n - 1];
-	r.med = n % 2 ? s[n / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
-	return r;
-}
-
 static double med(const struct bcase *k, int method, int rounds)
 {
 	return stat_of(method ? k->b : k->a, rounds).med;
@@ -739,7 +715,7 @@ static void usage(FILE *f, const char *argv0)
 		"  -r ROUNDS   samples per case and method, median reported (default 9, max %d)\n"
 		"  -c CPU      CPU to pin to (default: the one it starts on)\n"
 		"  -t TSV      also write the medians to TSV (tab-separated)\n",
-		argv0, MAX_ROUNDS);
+		argv0, BENCH_MAX_ROUNDS);
 }
 
 static struct fwpkt pt_pkts[2];	/* the passthrough chain's IPv4 and IPv6 packets */
@@ -780,7 +756,7 @@ int main(int argc, char **argv)
 		default: usage(stderr, argv[0]); return 2;
 		}
 	}
-	if (argc - optind > MAX_CHAINS || rounds < 1 || rounds > MAX_ROUNDS || repeat < 1 ||
+	if (argc - optind > MAX_CHAINS || rounds < 1 || rounds > BENCH_MAX_ROUNDS || repeat < 1 ||
 	    shots < 1) {
 		usage(stderr, argv[0]);
 		return 2;

@@ -33,11 +33,11 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include "bench_stat.h"
 #include "shared/sfc_abi.h"
 #include "bench_handoff.skel.h"
 
 #define PKT_LEN 64
-#define MAX_ROUNDS 101
 #define XDP_PASS_ 2
 
 enum kind { K_EMPTY, K_NONE, K_META, K_S32, K_PKT, K_MPKT, K_NR };
@@ -57,9 +57,9 @@ struct variant {
 	int readers;
 	struct bpf_program *prog_a;	/* method A (repeat) */
 	struct bpf_program *prog_b;	/* method B (one repetition per run) */
-	double a[MAX_ROUNDS];
-	double b_kern[MAX_ROUNDS];
-	double b_wall[MAX_ROUNDS];
+	double a[BENCH_MAX_ROUNDS];
+	double b_kern[BENCH_MAX_ROUNDS];
+	double b_wall[BENCH_MAX_ROUNDS];
 };
 
 static unsigned char pkt[PKT_LEN];
@@ -114,30 +114,6 @@ static int run(struct bpf_program *prog, __u32 repeat, __u32 *retval, __u32 *dur
 	if (size_out)
 		*size_out = o.data_size_out;
 	return 0;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return (x > y) - (x < y);
-}
-
-struct stat3 {
-	double med, min, max;
-};
-
-static struct stat3 stat_of(const double *v, int n)
-{
-	double s[MAX_ROUNDS];
-	struct stat3 r;
-
-	memcpy(s, v, n * sizeof(*v));
-	qsort(s, n, sizeof(*s), cmp_double);
-	r.min = s[0];
-	r.max = s[n - 1];
-	r.med = n % 2 ? s[n / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
-	return r;
 }
 
 static double now_ns(void)
@@ -258,7 +234,7 @@ static void usage(FILE *f, const char *argv0)
 		"  -s SHOTS   one-repetition test runs per method-B sample (default 100000)\n"
 		"  -r ROUNDS  samples per variant and method, median reported (default 9, max %d)\n"
 		"  -c CPU     CPU to pin to (default: the one it starts on)\n",
-		argv0, MAX_ROUNDS);
+		argv0, BENCH_MAX_ROUNDS);
 }
 
 static const char *what_of(const struct variant *v)
@@ -393,7 +369,7 @@ int main(int argc, char **argv)
 		default: usage(stderr, argv[0]); return 2;
 		}
 	}
-	if (optind != argc || rounds < 1 || rounds > MAX_ROUNDS || repeat < 1 || shots < 1) {
+	if (optind != argc || rounds < 1 || rounds > BENCH_MAX_ROUNDS || repeat < 1 || shots < 1) {
 		usage(stderr, argv[0]);
 		return 2;
 	}

@@ -150,12 +150,7 @@ struct fm {
 
 static int pin_open(struct fm *fm, const char *name)
 {
-	char p[PATH_MAX];
-	int fd;
-
-	snprintf(p, sizeof(p), "%s/%s", fm->fn->nf_dir, name);
-	fd = bpf_obj_get(p);
-	return fd < 0 ? -errno : fd;
+	return sfc_pin_get(fm->fn->nf_dir, name);
 }
 
 static int map_info(int fd, struct bpf_map_info *info)

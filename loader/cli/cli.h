@@ -52,6 +52,24 @@ int cmd_delete(const struct sfcctl *ctl, int argc, char **argv);
 int cmd_status(const struct sfcctl *ctl, int argc, char **argv);
 int cmd_stats(const struct sfcctl *ctl, int argc, char **argv);
 
+/*
+ * fn_each.c: `sfcctl CMD CHAIN [FUNCTION]` runs one() for FUNCTION, or for
+ * every function of `type`; j is the JSON array to append to (-j), else
+ * NULL (plain text; the walk separates functions with a blank line). It
+ * checks the names, reads the chain and reports a missing chain or function.
+ */
+struct fn_each {
+	const char *cmd;	/* for usage errors */
+	const char *type;	/* functions taken without FUNCTION */
+	const char *array;	/* -j: {"chain": ..., ARRAY: [...]} */
+	void (*json_head)(struct sfc_json *j, void *arg);	/* optional keys before it */
+	int (*one)(const struct sfcctl *ctl, const char *chain, const char *fn,
+		   struct sfc_json *j, void *arg);		/* EXIT_* */
+	void *arg;
+};
+
+int for_each_function(const struct sfcctl *ctl, int argc, char **argv, const struct fn_each *e);
+
 /* cmd_firewall.c */
 int cmd_rules(const struct sfcctl *ctl, int argc, char **argv);
 int fw_stats_plain(const struct sfcctl *ctl, const struct sfc_chain_status *st);

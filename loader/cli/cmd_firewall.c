@@ -227,63 +227,30 @@ void fw_stats_json(const struct sfcctl *ctl, struct sfc_json *j, const struct sf
 	sfc_fw_status__free(fw);
 }
 
+static int rules_one(const struct sfcctl *ctl, const char *chain, const char *fn,
+		     struct sfc_json *j, void *arg)
+{
+	struct sfc_fw_status *fw;
+	int ret = EXIT_OK;
+
+	(void)arg;
+	if (fw_get(ctl, chain, fn, &fw))
+		return EXIT_FAIL;
+	if (j) {
+		fw_json(j, fw);
+	} else {
+		rules_header(fw);
+		ret = rules_plain(chain, fw, false);
+	}
+	sfc_fw_status__free(fw);
+	return ret;
+}
+
 int cmd_rules(const struct sfcctl *ctl, int argc, char **argv)
 {
-	struct sfc_chain_status *st = NULL;
-	struct sfc_fw_status *fw;
-	unsigned int i, found = 0;
-	int err, ret = EXIT_OK;
-	struct sfc_json j;
+	const struct fn_each e = {
+		.cmd = "rules", .type = "firewall", .array = "firewalls", .one = rules_one,
+	};
 
-	if (!sfc_name_valid(argv[0]))
-		return out_usage(ctl, "rules", "\"%s\" is not a chain name", argv[0]);
-	if (argc > 1 && !sfc_name_valid(argv[1]))
-		return out_usage(ctl, "rules", "\"%s\" is not a function name", argv[1]);
-	err = sfc_chain__status(argv[0], ctl->pin_root, &st);
-	if (err == -ENOENT)
-		return out_error(ctl, "no chain %s", argv[0]);
-	if (err)
-		return out_error(ctl, "cannot read chain %s: %s", argv[0], strerror(-err));
-	if (ctl->json) {
-		out_json_init(ctl, &j);
-		sfc_json__obj_begin(&j);
-		sfc_json__kstr(&j, "chain", st->name);
-		sfc_json__key(&j, "firewalls");
-		sfc_json__arr_begin(&j);
-	}
-	for (i = 1; i + 1 < st->n_stages; i++) {
-		if (argc > 1 && strcmp(st->stages[i].name, argv[1]))
-			continue;
-		if (argc == 1 && strcmp(st->stages[i].type, "firewall"))
-			continue;
-		found++;
-		if (fw_get(ctl, st->name, st->stages[i].name, &fw)) {
-			ret = EXIT_FAIL;
-			continue;
-		}
-		if (ctl->json) {
-			fw_json(&j, fw);
-		} else {
-			if (found > 1)
-				printf("\n");
-			rules_header(fw);
-			if (rules_plain(st->name, fw, false))
-				ret = EXIT_FAIL;
-		}
-		sfc_fw_status__free(fw);
-	}
-	if (!found) {
-		if (ctl->json)
-			sfc_json__free(&j);
-		ret = argc > 1 ? out_error(ctl, "chain %s has no function %s", argv[0], argv[1]) :
-				 out_error(ctl, "chain %s has no firewall", argv[0]);
-		sfc_chain_status__free(st);
-		return ret;
-	}
-	sfc_chain_status__free(st);
-	if (!ctl->json)
-		return ret;
-	sfc_json__arr_end(&j);
-	sfc_json__obj_end(&j);
-	return ret ? (sfc_json__free(&j), ret) : out_json_print(&j);
+	return for_each_function(ctl, argc, argv, &e);
 }

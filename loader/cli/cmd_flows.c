@@ -309,72 +309,49 @@ static int parse_top(const struct sfcctl *ctl, unsigned int *top)
 	return 0;
 }
 
+struct flows_opts {
+	const char *sort;
+	unsigned int top;
+};
+
+static void flows_json_head(struct sfc_json *j, void *arg)
+{
+	sfc_json__kstr(j, "sort", ((struct flows_opts *)arg)->sort);
+}
+
+static int flows_one(const struct sfcctl *ctl, const char *chain, const char *fn,
+		     struct sfc_json *j, void *arg)
+{
+	const struct flows_opts *o = arg;
+	struct sfc_flow_table *t;
+	unsigned int shown;
+	int ret = EXIT_OK;
+
+	if (flows_get(ctl, chain, fn, &t))
+		return EXIT_FAIL;
+	qsort(t->flows, t->n_flows, sizeof(*t->flows),
+	      strcmp(o->sort, "packets") ? by_bytes : by_packets);
+	shown = o->top && o->top < t->n_flows ? o->top : (unsigned int)t->n_flows;
+	if (j)
+		table_json(j, t, shown);
+	else
+		ret = flows_plain(t, shown, o->sort);
+	sfc_flow_table__free(t);
+	return ret;
+}
+
 int cmd_flows(const struct sfcctl *ctl, int argc, char **argv)
 {
-	const char *sort = ctl->sort ? ctl->sort : "bytes";
-	struct sfc_chain_status *st = NULL;
-	struct sfc_flow_table *t;
-	unsigned int i, found = 0, top, shown;
-	int err, ret = EXIT_OK;
-	struct sfc_json j;
+	struct flows_opts o = { .sort = ctl->sort ? ctl->sort : "bytes" };
+	const struct fn_each e = {
+		.cmd = "flows", .type = "flowmon", .array = "flowmons",
+		.json_head = flows_json_head, .one = flows_one, .arg = &o,
+	};
 
-	if (!sfc_name_valid(argv[0]))
-		return out_usage(ctl, "flows", "\"%s\" is not a chain name", argv[0]);
-	if (argc > 1 && !sfc_name_valid(argv[1]))
-		return out_usage(ctl, "flows", "\"%s\" is not a function name", argv[1]);
-	if (strcmp(sort, "bytes") && strcmp(sort, "packets"))
-		return out_usage(ctl, "flows", "--sort: \"%s\" is not bytes or packets", sort);
-	if (parse_top(ctl, &top))
+	if (strcmp(o.sort, "bytes") && strcmp(o.sort, "packets"))
+		return out_usage(ctl, "flows", "--sort: \"%s\" is not bytes or packets", o.sort);
+	if (parse_top(ctl, &o.top))
 		return out_usage(ctl, "flows", "--top: \"%s\" is not a number 1..%u", ctl->top,
 				 UINT32_MAX);
-	err = sfc_chain__status(argv[0], ctl->pin_root, &st);
-	if (err == -ENOENT)
-		return out_error(ctl, "no chain %s", argv[0]);
-	if (err)
-		return out_error(ctl, "cannot read chain %s: %s", argv[0], strerror(-err));
-	if (ctl->json) {
-		out_json_init(ctl, &j);
-		sfc_json__obj_begin(&j);
-		sfc_json__kstr(&j, "chain", st->name);
-		sfc_json__kstr(&j, "sort", sort);
-		sfc_json__key(&j, "flowmons");
-		sfc_json__arr_begin(&j);
-	}
-	for (i = 1; i + 1 < st->n_stages; i++) {
-		if (argc > 1 && strcmp(st->stages[i].name, argv[1]))
-			continue;
-		if (argc == 1 && strcmp(st->stages[i].type, "flowmon"))
-			continue;
-		found++;
-		if (flows_get(ctl, st->name, st->stages[i].name, &t)) {
-			ret = EXIT_FAIL;
-			continue;
-		}
-		qsort(t->flows, t->n_flows, sizeof(*t->flows),
-		      strcmp(sort, "packets") ? by_bytes : by_packets);
-		shown = top && top < t->n_flows ? top : (unsigned int)t->n_flows;
-		if (ctl->json) {
-			table_json(&j, t, shown);
-		} else {
-			if (found > 1)
-				printf("\n");
-			if (flows_plain(t, shown, sort))
-				ret = EXIT_FAIL;
-		}
-		sfc_flow_table__free(t);
-	}
-	if (!found) {
-		if (ctl->json)
-			sfc_json__free(&j);
-		ret = argc > 1 ? out_error(ctl, "chain %s has no function %s", argv[0], argv[1]) :
-				 out_error(ctl, "chain %s has no flowmon", argv[0]);
-		sfc_chain_status__free(st);
-		return ret;
-	}
-	sfc_chain_status__free(st);
-	if (!ctl->json)
-		return ret;
-	sfc_json__arr_end(&j);
-	sfc_json__obj_end(&j);
-	return ret ? (sfc_json__free(&j), ret) : out_json_print(&j);
+	return for_each_function(ctl, argc, argv, &e);
 }

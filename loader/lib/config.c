@@ -186,15 +186,6 @@ static int syntax_error(const yaml_parser_t *p, const char *file, const char *te
 	}
 }
 
-__attribute__((format(printf, 2, 3)))
-static void set_path(struct sfc_ynode *n, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(n->path, sizeof(n->path), fmt, ap);
-	va_end(ap);
-}
 
 /* The path of key in map, as sfc_ymap__get() names it (without escapes). */
 static void key_path(struct sfc_ynode *out, const struct sfc_ynode *map, const char *key)
@@ -206,9 +197,9 @@ static void key_path(struct sfc_ynode *out, const struct sfc_ynode *map, const c
 		    !(*p >= '0' && *p <= '9') && *p != '_' && *p != '-')
 			break;
 	if (*key && !*p)
-		set_path(out, "%s%s%s", map->path, map->path[0] ? "." : "", key);
+		sfc_ynode__set_path(out, "%s%s%s", map->path, map->path[0] ? "." : "", key);
 	else
-		set_path(out, "%s[\"%.48s\"]", map->path, key);
+		sfc_ynode__set_path(out, "%s[\"%.48s\"]", map->path, key);
 }
 
 struct key_ref {

@@ -22,24 +22,13 @@ _Static_assert(SFC_FLOW_ENDED_FIN == SFC_FLOW_END_FIN && SFC_FLOW_ENDED_RST == S
 
 #define BATCH 1024		/* entries per lookup syscall */
 
-static int map_open(const char *dir, const char *name)
-{
-	char p[PATH_MAX];
-	int fd;
-
-	if (snprintf(p, sizeof(p), "%s/%s", dir, name) >= (int)sizeof(p))
-		return -ENAMETOOLONG;
-	fd = bpf_obj_get(p);
-	return fd < 0 ? -errno : fd;
-}
-
 static void read_stats(struct sfc_flow_table *t, const char *ndir, int ncpu)
 {
 	uint64_t sum[SFC_FLOWMON_MAX] = {}, *cpus;
 	__u32 k;
 	int fd, cpu;
 
-	fd = map_open(ndir, "sfc_flowmon_stats");
+	fd = sfc_pin_get(ndir, "sfc_flowmon_stats");
 	if (fd < 0)
 		return;
 	cpus = calloc(ncpu, sizeof(*cpus));
@@ -65,7 +54,7 @@ static void read_agent(struct sfc_flow_table *t, const char *ndir)
 	__u32 k;
 	int fd;
 
-	fd = map_open(ndir, "sfc_flowmon_agent");
+	fd = sfc_pin_get(ndir, "sfc_flowmon_agent");
 	if (fd < 0)
 		return;
 	for (k = 0; k < SFC_FLOWMON_AGENT_MAX; k++)
@@ -85,7 +74,7 @@ static void read_sampling(struct sfc_flow_table *t, const char *ndir)
 	int fd;
 
 	t->sampling = 1;
-	fd = map_open(ndir, "sfc_flowmon_config");
+	fd = sfc_pin_get(ndir, "sfc_flowmon_config");
 	if (fd < 0)
 		return;
 	if (!bpf_map_lookup_elem(fd, &k, &c) && c.sampling > 1)
@@ -276,7 +265,7 @@ int sfc_flowmon__flows(const char *chain, const char *function, const char *pin_
 	r.t = t;
 	snprintf(t->function, sizeof(t->function), "%s", function);
 
-	fd = map_open(ndir, "sfc_flowmon_flows");
+	fd = sfc_pin_get(ndir, "sfc_flowmon_flows");
 	if (fd < 0) {
 		err = fd;
 		goto out;

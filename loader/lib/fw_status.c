@@ -37,22 +37,11 @@ const char *sfc_fw_verdict__str(unsigned int verdict)
 	return verdict < SFC_FW_V_MAX ? verdict_names[verdict] : NULL;
 }
 
-static int map_open(const char *dir, const char *name)
-{
-	char p[PATH_MAX];
-	int fd;
-
-	if (snprintf(p, sizeof(p), "%s/%s", dir, name) >= (int)sizeof(p))
-		return -ENAMETOOLONG;
-	fd = bpf_obj_get(p);
-	return fd < 0 ? -errno : fd;
-}
-
 static __u32 map_max_entries(const char *dir, const char *name)
 {
 	struct bpf_map_info info = {};
 	__u32 len = sizeof(info);
-	int fd = map_open(dir, name);
+	int fd = sfc_pin_get(dir, name);
 
 	if (fd < 0)
 		return 0;
@@ -204,8 +193,8 @@ static int read_rules(struct sfc_fw_status *st, const char *gdir)
 	__u32 i, n;
 
 	n = map_max_entries(gdir, "sfc_fw_rules");
-	rules_fd = map_open(gdir, "sfc_fw_rules");
-	stats_fd = map_open(gdir, "sfc_fw_rule_stats");
+	rules_fd = sfc_pin_get(gdir, "sfc_fw_rules");
+	stats_fd = sfc_pin_get(gdir, "sfc_fw_rule_stats");
 	if (rules_fd < 0 || stats_fd < 0 || ncpu <= 0) {
 		err = rules_fd < 0 ? rules_fd : stats_fd < 0 ? stats_fd : -EINVAL;
 		goto out;
@@ -252,7 +241,7 @@ static void read_verdicts(struct sfc_fw_status *st, const char *ndir)
 	struct sfc_fw_counter *cpus, c;
 	__u32 v;
 
-	fd = map_open(ndir, "sfc_fw_verdicts");
+	fd = sfc_pin_get(ndir, "sfc_fw_verdicts");
 	if (fd < 0 || ncpu <= 0)
 		goto out;
 	cpus = calloc(ncpu, sizeof(*cpus));
@@ -311,28 +300,28 @@ int sfc_firewall__status(const char *name, const char *function, const char *pin
 		goto out;
 
 	st->n_tuples = st->n_rules ? map_max_entries(gdir, "sfc_fw_tuples") : 0;
-	fd = map_open(gdir, "sfc_fw_keys4");
+	fd = sfc_pin_get(gdir, "sfc_fw_keys4");
 	if (fd >= 0) {
 		st->n_keys += count_entries(fd, sizeof(struct sfc_fw_key4));
 		close(fd);
 	}
-	fd = map_open(gdir, "sfc_fw_keys6");
+	fd = sfc_pin_get(gdir, "sfc_fw_keys6");
 	if (fd >= 0) {
 		st->n_keys += count_entries(fd, sizeof(struct sfc_fw_key6));
 		close(fd);
 	}
-	fd = map_open(gdir, "sfc_fw_sets4");
+	fd = sfc_pin_get(gdir, "sfc_fw_sets4");
 	if (fd >= 0) {
 		st->n_set_prefixes += count_entries(fd, sizeof(struct sfc_fw_lpm4));
 		close(fd);
 	}
-	fd = map_open(gdir, "sfc_fw_sets6");
+	fd = sfc_pin_get(gdir, "sfc_fw_sets6");
 	if (fd >= 0) {
 		st->n_set_prefixes += count_entries(fd, sizeof(struct sfc_fw_lpm6));
 		close(fd);
 	}
 	st->max_connections = map_max_entries(ndir, "sfc_fw_ct");
-	fd = map_open(ndir, "sfc_fw_ct");
+	fd = sfc_pin_get(ndir, "sfc_fw_ct");
 	if (fd >= 0) {
 		st->connections = count_entries(fd, sizeof(struct sfc_fw_ct_key));
 		close(fd);

@@ -63,6 +63,8 @@ int sfc_mkdir_p(const char *path);
 uint64_t sfc_hash(const char *s);
 
 int sfc_info_read(const char *dir, struct sfc_chain_info *info);
+/* fd of the object pinned at dir/name, or -errno. */
+int sfc_pin_get(const char *dir, const char *name);
 
 /* ---- config.c ---- */
 /* A whole file, NUL-terminated; at most max + 1 bytes are read, so that

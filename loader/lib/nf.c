@@ -7,6 +7,7 @@
 #include <bpf/bpf.h>
 #include <bpf/btf.h>
 
+#include "internal.h"
 #include "nf.h"
 
 extern const struct sfc_nf_type sfc_nf_passthrough;
@@ -48,18 +49,13 @@ bool sfc_nf__is_gen_map(const struct sfc_nf_type *type, const char *map_name)
 int sfc_nf__map_fd(const struct sfc_nf_ctx *ctx, const char *map_name)
 {
 	const char *dir = ctx->map_dir;
-	char path[512];
-	int fd;
 
 	if (sfc_nf__is_gen_map(ctx->fn->type, map_name)) {
 		if (!ctx->gen_dir)
 			return -ENOENT;
 		dir = ctx->gen_dir;
 	}
-	if (snprintf(path, sizeof(path), "%s/%s", dir, map_name) >= (int)sizeof(path))
-		return -ENAMETOOLONG;
-	fd = bpf_obj_get(path);
-	return fd < 0 ? -errno : fd;
+	return sfc_pin_get(dir, map_name);
 }
 
 int sfc_nf__set_rodata(struct bpf_object *obj, const char *var, const void *val, size_t size)

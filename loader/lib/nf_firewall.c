@@ -45,16 +45,6 @@ extern const struct sfc_nf_type sfc_nf_firewall;
 static const char *const actions[] = { "allow", "drop", NULL };
 static const char *const families[] = { "ipv4", "ipv6", NULL };
 
-/* A path is cut at sizeof(path); the line and column still say where. */
-__attribute__((format(printf, 2, 3)))
-static void set_path(struct sfc_ynode *n, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(n->path, sizeof(n->path), fmt, ap);
-	va_end(ap);
-}
 
 struct parse_ctx {
 	struct fw_config *cfg;
@@ -258,12 +248,12 @@ static int parse_sets(struct parse_ctx *ctx, const struct sfc_ynode *sets)
 		if (!name)
 			name = "";
 		if (!set_name_ok(name)) {
-			set_path(&k, "%s[%s]", sets->path, sfc_yaml__quote(name, q, sizeof(q)));
+			sfc_ynode__set_path(&k, "%s[%s]", sets->path, sfc_yaml__quote(name, q, sizeof(q)));
 			return sfc_yaml__error(&k, "%s is not a set name (expected 1 to %d of "
 					       "A-Z, a-z, 0-9, _ and -)", sfc_yaml__quote(name, q, sizeof(q)),
 					       FW_SET_NAME_MAX);
 		}
-		set_path(&v, "%s.%s", sets->path, name);
+		sfc_ynode__set_path(&v, "%s.%s", sets->path, name);
 		snprintf(s->name, sizeof(s->name), "%s", name);
 		cfg->n_sets++;		/* counted first: fw_config__free() sees it */
 		err = parse_set(ctx, &v, s);

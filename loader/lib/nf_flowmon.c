@@ -436,35 +436,6 @@ static int flowmon_prepare(struct bpf_object *obj, const void *cfg)
 	return err;
 }
 
-/*
- * A config-only change reaches configure() alone, without the runtime's load
- * and its check of the pinned maps' sizes: refuse a changed maxFlows here,
- * before writing anything, with the runtime's words.
- */
-static int check_size(const struct sfc_nf_ctx *ctx, const struct flowmon_cfg *c)
-{
-	struct bpf_map_info info = {};
-	__u32 len = sizeof(info);
-	int fd, err;
-
-	fd = sfc_nf__map_fd(ctx, "sfc_flowmon_flows");
-	if (fd < 0)
-		return sfc_diag_set(ctx->diag, fd, NULL, "function %s (flowmon): cannot open its "
-				    "map sfc_flowmon_flows: %s", ctx->fn->name, strerror(-fd));
-	err = bpf_obj_get_info_by_fd(fd, &info, &len) ? -errno : 0;
-	close(fd);
-	if (err)
-		return sfc_diag_set(ctx->diag, err, NULL, "function %s (flowmon): cannot read its "
-				    "map sfc_flowmon_flows: %s", ctx->fn->name, strerror(-err));
-	if (info.max_entries != c->max_flows)
-		return sfc_diag_set(ctx->diag, -EINVAL, NULL,
-				    "function %s (flowmon): its map sfc_flowmon_flows holds %u "
-				    "entries and the config asks for %u; a pinned table keeps its "
-				    "size (sfcctl delete %s, then apply, starts it afresh)",
-				    ctx->fn->name, info.max_entries, c->max_flows, ctx->chain);
-	return 0;
-}
-
 static int flowmon_configure(const struct sfc_nf_ctx *ctx, const void *cfg)
 {
 	const struct flowmon_cfg *c = cfg;
@@ -474,9 +445,8 @@ static int flowmon_configure(const struct sfc_nf_ctx *ctx, const void *cfg)
 
 	if (!c)
 		return -EINVAL;
-	err = check_size(ctx, c);
-	if (err)
-		return err;
+	/* A changed maxFlows never gets here: the runtime compares every
+	 * function's pinned map sizes before it configures any. */
 	mc.sampling = c->sampling;
 	fd = sfc_nf__map_fd(ctx, "sfc_flowmon_config");
 	if (fd < 0)

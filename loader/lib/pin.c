@@ -272,3 +272,14 @@ out:
 	close(fd);
 	return buf;
 }
+
+int sfc_pin_get(const char *dir, const char *name)
+{
+	char p[PATH_MAX];
+	int fd;
+
+	if (snprintf(p, sizeof(p), "%s/%s", dir, name) >= (int)sizeof(p))
+		return -ENAMETOOLONG;
+	fd = bpf_obj_get(p);
+	return fd < 0 ? -errno : fd;
+}

@@ -45,6 +45,10 @@ bool sfc_ynode__is_scalar(const struct sfc_ynode *n);
 /* What n is, for "expected X, got %s": "a mapping", "a sequence", "null"
  * (a plain empty, ~ or null scalar), "a string" or "nothing" (absent). */
 const char *sfc_ynode__kind(const struct sfc_ynode *n);
+/* Set n's key path; a path is cut at sizeof(n->path), line and column
+ * still say where. */
+void sfc_ynode__set_path(struct sfc_ynode *n, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
 /* The scalar's text, or NULL when n is not a scalar. */
 const char *sfc_ynode__text(const struct sfc_ynode *n);
 

@@ -119,6 +119,15 @@ bool sfc_ynode__is_scalar(const struct sfc_ynode *n)
 	return n->n && n->n->type == YAML_SCALAR_NODE;
 }
 
+void sfc_ynode__set_path(struct sfc_ynode *n, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(n->path, sizeof(n->path), fmt, ap);
+	va_end(ap);
+}
+
 const char *sfc_ynode__text(const struct sfc_ynode *n)
 {
 	return sfc_ynode__is_scalar(n) ? (const char *)n->n->data.scalar.value : NULL;

@@ -40,6 +40,7 @@
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wunused-function"
 #include "pkt.h"
+#include "testns.h"
 #pragma GCC diagnostic pop
 
 #define CHAIN "fwt"
@@ -1425,10 +1426,9 @@ static void test_stateful(void)
 
 int main(void)
 {
-	char cmd[512], p[128], cfg_sets[sizeof(cfg_sets_fmt) + 128];
+	char cfg_sets[sizeof(cfg_sets_fmt) + 128];
 	double t0 = now_s();
 	FILE *f;
-	int fd;
 
 	if (geteuid())
 		TEST_SKIP("needs root for BPF and netns");
@@ -1439,19 +1439,7 @@ int main(void)
 	snprintf(ns, sizeof(ns), "sfcfw%d", getpid());
 	snprintf(root, sizeof(root), "/sys/fs/bpf/sfc-fwtest-%d", getpid());
 	atexit(cleanup);
-	snprintf(cmd, sizeof(cmd),
-		 "ip netns add %s && "
-		 "ip netns exec %s sysctl -qw net.ipv6.conf.all.disable_ipv6=1 && "
-		 "ip netns exec %s sysctl -qw net.ipv6.conf.default.disable_ipv6=1 && "
-		 "ip -n %s link add ta type veth peer tap && "
-		 "ip -n %s link set ta up && ip -n %s link set tap up", ns, ns, ns, ns, ns, ns);
-	if (system(cmd))
-		TEST_SKIP("cannot create a netns with a veth pair");
-	snprintf(p, sizeof(p), "/run/netns/%s", ns);
-	fd = open(p, O_RDONLY);
-	if (fd < 0 || setns(fd, CLONE_NEWNET))
-		TEST_SKIP("cannot enter netns %s", ns);
-	close(fd);
+	testns_enter(ns);
 	/* The kernel sends nothing on the veth then (no IPv6: no ND, no MLD),
 	 * so the firewall's counters see only the test's packets. */
 

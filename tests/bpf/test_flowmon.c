@@ -46,6 +46,7 @@
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wunused-function"
 #include "pkt.h"
+#include "testns.h"
 #pragma GCC diagnostic pop
 
 #define CHAIN "fmt"
@@ -1194,9 +1195,7 @@ static void find_sfcctl(int argc, char **argv)
 
 int main(int argc, char **argv)
 {
-	char cmd[512], p[128];
 	cpu_set_t cpus;
-	int fd;
 
 	if (geteuid())
 		TEST_SKIP("needs root for BPF and netns");
@@ -1212,19 +1211,7 @@ int main(int argc, char **argv)
 	snprintf(ns, sizeof(ns), "sfcfm%d", getpid());
 	snprintf(root, sizeof(root), "/sys/fs/bpf/sfc-fmtest-%d", getpid());
 	atexit(cleanup);
-	snprintf(cmd, sizeof(cmd),
-		 "ip netns add %s && "
-		 "ip netns exec %s sysctl -qw net.ipv6.conf.all.disable_ipv6=1 && "
-		 "ip netns exec %s sysctl -qw net.ipv6.conf.default.disable_ipv6=1 && "
-		 "ip -n %s link add ta type veth peer tap && "
-		 "ip -n %s link set ta up && ip -n %s link set tap up", ns, ns, ns, ns, ns, ns);
-	if (system(cmd))
-		TEST_SKIP("cannot create a netns with a veth pair");
-	snprintf(p, sizeof(p), "/run/netns/%s", ns);
-	fd = open(p, O_RDONLY);
-	if (fd < 0 || setns(fd, CLONE_NEWNET))
-		TEST_SKIP("cannot enter netns %s", ns);
-	close(fd);
+	testns_enter(ns);
 
 	test_main_table();
 	test_sfcctl();
