@@ -13,11 +13,13 @@
 extern const struct sfc_nf_type sfc_nf_passthrough;
 extern const struct sfc_nf_type sfc_nf_firewall;
 extern const struct sfc_nf_type sfc_nf_flowmon;
+extern const struct sfc_nf_type sfc_nf_lb;
 
 static const struct sfc_nf_type *const nf_types[] = {
 	&sfc_nf_passthrough,
 	&sfc_nf_firewall,
 	&sfc_nf_flowmon,
+	&sfc_nf_lb,
 	NULL,
 };
 

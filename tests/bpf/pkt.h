@@ -203,6 +203,14 @@ static void pkt_ipv6(struct pkt_buf *b, uint8_t nexthdr, uint16_t src, uint16_t 
 	put16(p + 38, dst);
 }
 
+/* IPv6 header with any addresses: src and dst are 16 bytes, network order. */
+static inline void pkt_ipv6_addr(struct pkt_buf *b, uint8_t nexthdr, const void *src, const void *dst)
+{
+	pkt_ipv6(b, nexthdr, 0, 0);
+	memcpy(b->d + b->ip_off + 8, src, 16);
+	memcpy(b->d + b->ip_off + 24, dst, 16);
+}
+
 /* Hop-by-hop, routing or destination options: (units + 1) * 8 bytes. */
 static void pkt_ip6_ext(struct pkt_buf *b, uint8_t nexthdr, uint8_t units)
 {
@@ -308,6 +316,64 @@ static void pkt_done(struct pkt_buf *b)
 static void pkt_pad(struct pkt_buf *b, size_t n)
 {
 	memset(pkt_put(b, n), 0, n);
+}
+
+/*
+ * The TCP, UDP or ICMPv6 checksum of the segment seg (len bytes) of the IP
+ * packet whose header is at ip (IPv4 or IPv6, told by its version), computed
+ * in full over the pseudo-header (RFC 793 3.1, RFC 768, RFC 8200 8.1) and
+ * the whole segment, checksum field included: 0 when a received segment's
+ * checksum is right; the value to store when its checksum field is 0.
+ */
+static uint16_t pkt_l4_csum(const uint8_t *ip, const uint8_t *seg, size_t len, uint8_t proto)
+{
+	uint8_t buf[40 + PKT_MAX];
+	size_t n;
+
+	assert(len <= PKT_MAX);
+	memset(buf, 0, 40);
+	if ((ip[0] >> 4) == 4) {
+		memcpy(buf, ip + 12, 8);	/* source, destination */
+		buf[9] = proto;
+		put16(buf + 10, len);
+		n = 12;
+	} else {
+		memcpy(buf, ip + 8, 32);
+		put32(buf + 32, len);
+		buf[39] = proto;
+		n = 40;
+	}
+	memcpy(buf + n, seg, len);
+	return pkt_csum(buf, n + len);
+}
+
+/*
+ * Fills the TCP or UDP checksum of the last IP packet, after pkt_done(). The
+ * L4 header follows the IPv4 header (options included) or a bare IPv6
+ * header. A UDP checksum that comes out 0 is sent as 0xFFFF (RFC 768).
+ */
+static inline void pkt_l4_fill(struct pkt_buf *b)
+{
+	uint8_t *ip = b->d + b->ip_off, proto, *seg;
+	size_t hlen, len;
+	uint16_t c;
+
+	if (b->ip_ver == 4) {
+		hlen = (ip[0] & 0xf) * 4;
+		len = (ip[2] << 8 | ip[3]) - hlen;
+		proto = ip[9];
+	} else {
+		hlen = 40;
+		len = ip[4] << 8 | ip[5];
+		proto = ip[6];
+	}
+	seg = ip + hlen;
+	assert(proto == 6 || proto == 17);
+	put16(seg + (proto == 6 ? 16 : 6), 0);
+	c = pkt_l4_csum(ip, seg, len, proto);
+	if (proto == 17 && !c)
+		c = 0xffff;
+	put16(seg + (proto == 6 ? 16 : 6), c);
 }
 
 #endif /* SFC_TEST_PKT_H */

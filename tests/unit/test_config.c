@@ -223,7 +223,7 @@ static const struct bad_case bad[] = {
 	{ "unknown function type",
 	  HEAD SPEC "  functions:\n    - name: fw\n      type: firewal\n",
 	  9, 13, "spec.functions[0].type",
-	  "unknown function type \"firewal\" (known types: passthrough, firewall, flowmon)" },
+	  "unknown function type \"firewal\" (known types: passthrough, firewall, flowmon, loadbalancer)" },
 	{ "function type is a mapping",
 	  HEAD SPEC "  functions:\n    - name: fw\n      type: {a: b}\n",
 	  9, 13, "spec.functions[0].type", "expected a string, got a mapping" },

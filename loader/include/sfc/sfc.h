@@ -292,6 +292,81 @@ int sfc_flowmon__flows(const char *chain, const char *function, const char *pin_
 		       struct sfc_flow_table **out);
 void sfc_flow_table__free(struct sfc_flow_table *t);
 
+/* ---- load balancers --------------------------------------------------- */
+
+/* Health as the agent last saw it (sfc_lb_backend_status.health). */
+enum sfc_lb_health_state {
+	SFC_LB_HEALTH_STATE_UNKNOWN = 0,	/* never checked: counts as up */
+	SFC_LB_HEALTH_STATE_UP = 1,
+	SFC_LB_HEALTH_STATE_DOWN = 2,
+};
+
+/* Data path counters of a load balancer, in this order (sfc_lb_stat__str). */
+#define SFC_LB_STATS 13
+
+struct sfc_lb_counters_status {
+	uint64_t packets, bytes;		/* client -> backend */
+	uint64_t reply_packets, reply_bytes;	/* backend -> client, rewritten back (nat) */
+	uint64_t new_flows;			/* flows given a backend by Maglev */
+	uint64_t active_connections;		/* live entries of the connection table */
+};
+
+struct sfc_lb_backend_status {
+	uint8_t family;			/* 4 or 6 */
+	uint8_t addr[16];		/* network order; IPv4 in the first 4 bytes */
+	uint16_t port;			/* host order */
+	uint32_t id;			/* stable id (counters, health) */
+	uint32_t weight;
+	bool drain;			/* state: drain in this service */
+	enum sfc_lb_health_state health;
+	uint32_t health_transitions;
+	uint64_t health_checks, health_failures;
+	uint64_t health_changed_ms;	/* CLOCK_REALTIME ms; 0: never changed */
+	uint32_t table_entries;		/* of the service's Maglev table */
+	/* the backend's counters (shared by the services that list it) ... */
+	struct sfc_lb_counters_status counters;
+	/* ... and its live connections of this service */
+	uint64_t service_connections;
+};
+
+struct sfc_lb_service_status {
+	uint8_t family;
+	uint8_t vip[16];
+	uint16_t port;			/* host order */
+	uint8_t proto;			/* IPPROTO_TCP / IPPROTO_UDP */
+	bool dsr;			/* mode: dsr (else nat) */
+	uint32_t id;
+	char health_check[256];		/* "http GET / every 2s, timeout 1s, rise 2, fall 3", or "" */
+	uint32_t table_backends;	/* backends with entries in its Maglev table */
+	struct sfc_lb_counters_status counters;
+	unsigned int n_backends;
+	struct sfc_lb_backend_status *backends;
+};
+
+struct sfc_lb_status {
+	char function[SFC_NAME_MAX + 1];
+	uint32_t generation;
+	uint32_t table_size;
+	uint32_t max_connections;
+	uint64_t connections;		/* entries in the connection table (both kinds) */
+	uint64_t evictions;		/* entries created - present, when positive */
+	uint64_t stats[SFC_LB_STATS];
+	unsigned int n_services;
+	struct sfc_lb_service_status *services;
+};
+
+/* "vip_packets", "replies", ..., or NULL past the last. */
+const char *sfc_lb_stat__str(unsigned int stat);
+
+/*
+ * The services of load balancer `function` of chain `chain` as loaded, with
+ * their backends' weights, states, health and counters. -ENOENT: no such
+ * chain or function; -EINVAL: not a loadbalancer.
+ */
+int sfc_lb__status(const char *chain, const char *function, const char *pin_root,
+		   struct sfc_lb_status **out);
+void sfc_lb_status__free(struct sfc_lb_status *st);
+
 #ifdef __cplusplus
 }
 #endif
