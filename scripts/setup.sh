@@ -20,7 +20,7 @@ BUILD_PKGS=(cmake make gcc clang llvm pkg-config libbpf-dev libxdp-dev bpftool
 # veth offload settings of scripts/lab.sh, traffic and capture tools, xdp-tools
 # for inspecting attachments by hand, valgrind for the unit tests.
 RUN_PKGS=(iproute2 util-linux iputils-ping ethtool iperf3 tcpdump xdp-tools valgrind python3 groff-base
-	iptables ipset nfdump prometheus)
+	iptables ipset nfdump prometheus libvirt-clients)
 
 BPFFS=/sys/fs/bpf
 VMLINUX_BTF=/sys/kernel/btf/vmlinux

@@ -37,11 +37,13 @@
 
 extern const struct agent_type agent_flowmon;
 extern const struct agent_type agent_firewall;
+extern const struct agent_type agent_lb;
 
 /* The function types with agent work. */
 static const struct agent_type *const agent_types[] = {
 	&agent_flowmon,
 	&agent_firewall,
+	&agent_lb,
 	NULL,
 };
 

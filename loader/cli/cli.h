@@ -79,6 +79,12 @@ void fw_stats_json(const struct sfcctl *ctl, struct sfc_json *j, const struct sf
 /* cmd_flows.c */
 int cmd_flows(const struct sfcctl *ctl, int argc, char **argv);
 
+/* cmd_lb.c */
+int cmd_lb(const struct sfcctl *ctl, int argc, char **argv);
+int lb_stats_plain(const struct sfcctl *ctl, const struct sfc_chain_status *st);
+void lb_stats_json(const struct sfcctl *ctl, struct sfc_json *j, const struct sfc_chain_status *st,
+		   unsigned int i);
+
 /* cmd_agent.c */
 int cmd_agent(const struct sfcctl *ctl, int argc, char **argv);
 
@@ -118,5 +124,17 @@ void table_set(struct table *t, int row, unsigned int col, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
 void table_print(const struct table *t, FILE *f);
 void table_free(struct table *t);
+
+/* "xx:xx:xx:xx:xx:xx", exactly (two hex digits each); false otherwise. */
+bool cli_parse_mac(const char *s, uint8_t mac[6]);
+
+/* cmd_vf.c */
+int cmd_vf(const struct sfcctl *ctl, int argc, char **argv);
+int cmd_xdp(const struct sfcctl *ctl, int argc, char **argv);
+extern const char vf_help_text[];	/* sfcctl help vf */
+
+/* cmd_render.c */
+int cmd_render(const struct sfcctl *ctl, int argc, char **argv);
+extern const char render_help_text[];	/* sfcctl help render */
 
 #endif

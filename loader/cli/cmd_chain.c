@@ -538,8 +538,10 @@ static void stats_json(const struct sfcctl *ctl, struct sfc_json *j,
 				sfc_json__ku64(j, counters[c].name, counter(&s->stats[d], c));
 			sfc_json__obj_end(j);
 		}
-		if (is_function(st, i))
+		if (is_function(st, i)) {
 			fw_stats_json(ctl, j, st, i);
+			lb_stats_json(ctl, j, st, i);
+		}
 		sfc_json__obj_end(j);
 	}
 	sfc_json__arr_end(j);
@@ -557,10 +559,13 @@ int cmd_stats(const struct sfcctl *ctl, int argc, char **argv)
 		return EXIT_FAIL;
 	if (!ctl->json) {
 		ret = stats_plain(st);
-		if (ret)
+		if (ret) {
 			fprintf(stderr, "sfcctl: %s\n", strerror(ENOMEM));
-		else
+		} else {
 			ret = fw_stats_plain(ctl, st);
+			if (lb_stats_plain(ctl, st))
+				ret = EXIT_FAIL;
+		}
 		sfc_chain_status__free(st);
 		return ret;
 	}

@@ -47,7 +47,8 @@ static const struct cmd cmds[] = {
 	  "Show the packet counters of every stage of chain NAME, per direction.\n"
 	  "Reverse rows that are all zero are left out unless the egress is\n"
 	  "redirect (-j always has both). A firewall adds its verdict counters and\n"
-	  "the rules that matched packets (-j: all rules).\n" },
+	  "the rules that matched packets (-j: all rules); a loadbalancer its data\n"
+	  "path counters and connection table (-j: what sfcctl lb shows).\n" },
 	{ "rules", cmd_rules, 1, 2, 0, "NAME [FUNCTION]",
 	  "list the rule table of the firewalls of chain NAME",
 	  "List the rules of every firewall function of chain NAME (or of\n"
@@ -65,19 +66,43 @@ static const struct cmd cmds[] = {
 	  "\n"
 	  "  --sort KEY  bytes (the default) or packets\n"
 	  "  --top N     only the first N flows of each table\n" },
+	{ "lb", cmd_lb, 1, 2, 0, "NAME [FUNCTION]",
+	  "show the load balancers of chain NAME",
+	  "Show every loadbalancer function of chain NAME (or FUNCTION) as loaded:\n"
+	  "per service its VIP, port and protocol, mode, health check, counters,\n"
+	  "active connections and the backends in its Maglev table; per backend its\n"
+	  "weight, state (active or drain), health (up, down, unknown: as the\n"
+	  "agent's checks found it), share of the Maglev table, packets, bytes, new\n"
+	  "flows and active connections. The header has the generation, the table\n"
+	  "size and the connection table's fill and evictions.\n" },
 	{ "agent", cmd_agent, 0, 0, CMD_OPT_AGENT, "[AGENT-OPTIONS]",
-	  "run the agent: flow export, expiry, Prometheus metrics",
+	  "run the agent: flow export, health checks, Prometheus metrics",
 	  "Run until SIGTERM or SIGINT: every interval, find the chains under the\n"
 	  "pin root and do the periodic work of their functions. A flowmon's flows\n"
-	  "are expired and exported to its IPFIX collector; the metrics of every\n"
-	  "chain are served at http://ADDR:PORT/metrics (--metrics), and those of\n"
-	  "a chain whose flowmon has prometheus.listen there. Packets keep flowing\n"
-	  "while the agent is stopped; a restarted agent exports only what it has\n"
-	  "not exported yet. See docs/agent.md.\n"
+	  "are expired and exported to its IPFIX collector; a loadbalancer's\n"
+	  "backends are health-checked, and taken out of its Maglev tables while\n"
+	  "they are down; the metrics of every chain are served at\n"
+	  "http://ADDR:PORT/metrics (--metrics), and those of a chain whose flowmon\n"
+	  "has prometheus.listen there. Packets keep flowing while the agent is\n"
+	  "stopped; a restarted agent exports only what it has not exported yet.\n"
+	  "See docs/agent.md and docs/loadbalancer.md.\n"
 	  "\n"
 	  "  --interval T        scan and discovery period (default 1s; 100ms..1h)\n"
 	  "  --metrics ADDR:PORT serve every chain's metrics there (e.g. 127.0.0.1:9469)\n"
-	  "  --once              one round, then exit: 1 if an export failed\n" },
+	  "  --once              one round, then exit: 1 if an export failed (or a\n"
+	  "                      load balancer's map could not be written)\n" },
+	{ "vf", cmd_vf, 0, 64, 0, "[COMMAND] ...",
+	  "SR-IOV PFs and VFs: list, numvfs, set, bind", vf_help_text },
+	{ "render", cmd_render, 0, 128, 0, "libvirt KEYWORDS",
+	  "print the libvirt domain XML of an NFV guest with its VFs", render_help_text },
+	{ "xdp", cmd_xdp, 1, 3, 0, "IFNAME [probe M]",
+	  "does the driver of IFNAME support native XDP",
+	  "Ask the kernel whether the driver of IFNAME runs XDP natively: the\n"
+	  "netdev netlink family's xdp-features (Linux 6.3+, no privileges), else\n"
+	  "a trial attach in driver mode (root; the link may reset). xdpMode auto\n"
+	  "uses the same answer. With -n, IFNAME is in that network namespace.\n"
+	  "\n"
+	  "  probe M     auto (default), netlink or attach\n" },
 	{ "help", cmd_help, 0, 1, 0, "[COMMAND]",
 	  "show this help, or the help of COMMAND",
 	  "Show the commands, options and function types, or the help of COMMAND\n"

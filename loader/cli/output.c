@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /* sfcctl: errors, the log callback, JSON documents and plain tables. */
+#include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -316,4 +317,22 @@ void table_free(struct table *t)
 {
 	free(t->cells);
 	memset(t, 0, sizeof(*t));
+}
+
+bool cli_parse_mac(const char *s, uint8_t mac[6])
+{
+	unsigned int b[6];
+	char end;
+	int i;
+
+	if (strlen(s) != 17 ||
+	    sscanf(s, "%2x:%2x:%2x:%2x:%2x:%2x%c", &b[0], &b[1], &b[2], &b[3], &b[4], &b[5],
+		   &end) != 6)
+		return false;
+	for (i = 0; i < 6; i++) {
+		if (!isxdigit((unsigned char)s[i * 3]) || !isxdigit((unsigned char)s[i * 3 + 1]))
+			return false;
+		mac[i] = b[i];
+	}
+	return true;
 }

@@ -19,6 +19,7 @@
 
 #include "attach.h"
 #include "internal.h"
+#include "sriov.h"
 
 static int libxdp_print(enum libxdp_print_level level, const char *fmt, va_list ap)
 {
@@ -87,13 +88,39 @@ static int attach_link(int prog_fd, int ifindex, enum sfc_xdp_mode mode, const c
 	return err;
 }
 
+/*
+ * xdpMode auto: 0 when the driver says it has no native XDP (xdp-features
+ * without NETDEV_XDP_ACT_BASIC), so that skb mode is taken without a native
+ * attach that can only fail; 1 when it says it has; -1 when the kernel
+ * cannot tell (before 6.3), and native is tried as before.
+ */
+static int auto_native(const struct sfc_attach_req *req)
+{
+	__u64 features;
+	int err;
+
+	err = sfc_xdp_features_get(req->ifindex, &features);
+	if (err) {
+		sfc_log(SFC_LOG_DEBUG, "%s: xdp-features unknown (%s): trying native first",
+			req->ifname, strerror(-err));
+		return -1;
+	}
+	if (features & SFC_XDP_ACT_BASIC)
+		return 1;
+	sfc_log(SFC_LOG_INFO, "%s: the driver has no native XDP (xdp-features 0x%llx): "
+		"attaching in skb mode", req->ifname, (unsigned long long)features);
+	return 0;
+}
+
 int sfc_attach(const struct sfc_attach_req *req, struct sfc_attach_res *res, struct sfc_diag *diag)
 {
 	enum sfc_xdp_mode modes[2];
-	int n = 0, i, err = 0, xerr;
+	int n = 0, i, err = 0, xerr, native = -1;
 
 	if (req->mode == SFC_XDP_MODE_AUTO) {
-		modes[n++] = SFC_XDP_MODE_NATIVE;
+		native = auto_native(req);
+		if (native)
+			modes[n++] = SFC_XDP_MODE_NATIVE;
 		modes[n++] = SFC_XDP_MODE_SKB;
 	} else {
 		modes[n++] = req->mode;
@@ -119,6 +146,11 @@ int sfc_attach(const struct sfc_attach_req *req, struct sfc_attach_res *res, str
 		}
 		sfc_log(SFC_LOG_DEBUG, "%s: %s attach by bpf_link: %s", req->ifname,
 			sfc_xdp_mode__str(modes[i]), strerror(-err));
+		/* A driver that has XDP but refused it now: say why auto ends in skb. */
+		if (native == 1 && modes[i] == SFC_XDP_MODE_NATIVE && err != -EBUSY &&
+		    err != -EEXIST)
+			sfc_log(SFC_LOG_WARN, "%s: the driver has native XDP but refused it (%s); "
+				"trying skb mode", req->ifname, strerror(-err));
 	}
 	if (err == -EBUSY || err == -EEXIST)
 		return sfc_diag_set(diag, err, req->path,

@@ -241,12 +241,19 @@ def icmp_flood(host, count, rate, base, linger):
     return 0
 
 
-def icmp_burst(host, start, seconds, base, ids):
-    """ICMP echo requests as fast as they go from wall-clock time start for
-    seconds, the identifiers base .. base + ids - 1 in turn."""
+def icmp_burst(host, go, seconds, base, ids):
+    """ICMP echo requests as fast as they go for seconds, the identifiers
+    base .. base + ids - 1 in turn, from the wall-clock time the file go
+    holds. Touches go.<pid> once ready: the test writes go when every sender
+    is, so a sender slow to start on a loaded machine still sends."""
     s = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)
     s.setblocking(False)
     reqs = [echo_request(base + i, 1, b"burst") for i in range(ids)]
+    touch("%s.%d" % (go, os.getpid()))
+    while not os.path.exists(go):
+        time.sleep(0.001)
+    with open(go) as f:
+        start = float(f.read())
     while time.time() < start:
         time.sleep(0.001)
     n, end = 0, start + seconds
@@ -360,7 +367,7 @@ def main(a):
     if cmd == "icmp-flood":
         return icmp_flood(a[0], int(a[1]), float(a[2]), int(a[3]), float(a[4]))
     if cmd == "icmp-burst":
-        return icmp_burst(a[0], float(a[1]), float(a[2]), int(a[3]), int(a[4]))
+        return icmp_burst(a[0], a[1], float(a[2]), int(a[3]), int(a[4]))
     if cmd == "echo":
         return echo(a[0], int(a[1]), int(a[2]))
     if cmd == "ack-flood":
@@ -575,15 +582,22 @@ is "$(($(fw v connections_created) - c0))" "$replies" \
 # pps x T, T the wall time from the start to the end of both senders.
 sleep 0.3 # idle for longer than burst / pps: the bucket is full again
 r0=$(fw r $R_ICMP) l0=$(fw v rate_limited)
-# Both must be started by then: python's start and the 15000 requests it builds
-# take over a second on a loaded machine, and a late sender sends nothing.
-t0=$(python3 -c 'import time; print(time.time() + 2.5)')
-PY_CPU=$SERVER_CPU py server icmp-burst "$CLIENT4" "$t0" $BURST_S $ID_SERVER $BURST_IDS \
+# Both senders start at t0, written to $go once both are ready (python's start
+# and the requests it builds take seconds on a loaded machine).
+go=$TEST_TMP/burst.go
+PY_CPU=$SERVER_CPU py server icmp-burst "$CLIENT4" "$go" $BURST_S $ID_SERVER $BURST_IDS \
 	>"$TEST_TMP/burst-server.out" 2>&1 &
-burst=$!
-PY_CPU=$CLIENT_CPU py client icmp-burst "$SERVER4" "$t0" $BURST_S $ID_CLIENT $BURST_IDS \
-	>"$TEST_TMP/burst-client.out" 2>&1
-wait $burst
+burst_server=$!
+PY_CPU=$CLIENT_CPU py client icmp-burst "$SERVER4" "$go" $BURST_S $ID_CLIENT $BURST_IDS \
+	>"$TEST_TMP/burst-client.out" 2>&1 &
+burst_client=$!
+for _ in $(seq 600); do
+	[ "$(find "$TEST_TMP" -maxdepth 1 -name 'burst.go.*' | wc -l)" -ge 2 ] && break
+	sleep 0.05
+done
+t0=$(python3 -c 'import time; print(time.time() + 0.2)')
+echo "$t0" >"$go.tmp" && mv "$go.tmp" "$go"
+wait $burst_server $burst_client
 t1=$(python3 -c 'import time; print(time.time())')
 sed 's/^/    server: /' "$TEST_TMP/burst-server.out"
 sed 's/^/    client: /' "$TEST_TMP/burst-client.out"

@@ -367,6 +367,196 @@ int sfc_lb__status(const char *chain, const char *function, const char *pin_root
 		   struct sfc_lb_status **out);
 void sfc_lb_status__free(struct sfc_lb_status *st);
 
+/* ---- SR-IOV ------------------------------------------------------------ */
+/*
+ * SR-IOV on the host: physical functions (PFs), their virtual functions
+ * (VFs), the VF settings a PF's driver applies (MAC, VLAN, spoof check,
+ * trust, rate, link state), and the driver a VF is bound to. Everything is
+ * read from and written to sysfs under sysfs_root (NULL or "": "/sys"), so
+ * that tests can run on a fake tree.
+ *
+ * A PF is named by its network interface ("enp3s0f0") or its PCI address
+ * ("0000:03:00.0", or "03:00.0" for domain 0); a VF by its index on the PF
+ * ("3") or its PCI address. Interface state (up, XDP attached, native XDP)
+ * is looked up by name in the caller's network namespace.
+ */
+
+#define SFC_PCI_ADDR_LEN	13	/* "0000:03:00.0" and its NUL */
+#define SFC_DRIVER_LEN		64
+#define SFC_VF_DRIVER_VFIO	"vfio-pci"
+
+struct sfc_sriov_vf {
+	unsigned int index;		/* virtfn<index> of the PF */
+	char pci[SFC_PCI_ADDR_LEN];
+	char pf[SFC_PCI_ADDR_LEN];	/* the PF's PCI address */
+	char driver[SFC_DRIVER_LEN];	/* "" when no driver is bound */
+	char driver_override[SFC_DRIVER_LEN];	/* "" when not set */
+	char netdev[IF_NAMESIZE];	/* "" without a network interface */
+	char mac[18];			/* the interface's address, "" without one */
+	int iommu_group;		/* -1 without one */
+	bool up;			/* the interface is up (IFF_UP) */
+	int xdp_attached;		/* 1, 0, or -1: no such interface in this netns */
+	int xdp_native;			/* the driver's native XDP: 1, 0, -1 unknown */
+	bool in_use;			/* bound to vfio-pci, up, or running XDP */
+	char in_use_by[128];		/* why, in words; "" when not in use */
+};
+
+struct sfc_sriov_pf {
+	char pci[SFC_PCI_ADDR_LEN];
+	char driver[SFC_DRIVER_LEN];
+	char netdev[IF_NAMESIZE];	/* "" without one */
+	int iommu_group;		/* -1 without one */
+	unsigned int total_vfs;		/* sriov_totalvfs */
+	unsigned int num_vfs;		/* sriov_numvfs */
+	int drivers_autoprobe;		/* sriov_drivers_autoprobe; -1 unreadable */
+	unsigned int n_vfs;		/* VFs found (virtfnN links) */
+	struct sfc_sriov_vf *vfs;	/* n_vfs, by index */
+};
+
+/*
+ * Every SR-IOV PF under sysfs_root (pf NULL), or PF pf, sorted by PCI
+ * address. -ENODEV: no such interface or PCI device; -EINVAL: not an
+ * SR-IOV PF. An empty list is not an error.
+ */
+int sfc_sriov__list(const char *sysfs_root, const char *pf, struct sfc_sriov_pf **pfs, size_t *n,
+		    struct sfc_diag *diag);
+void sfc_sriov__list_free(struct sfc_sriov_pf *pfs, size_t n);
+
+/*
+ * VF vf of PF pf. -ERANGE: no such index; -EINVAL: vf is the PCI address of
+ * a device that is not a VF of pf.
+ */
+int sfc_sriov__vf(const char *sysfs_root, const char *pf, const char *vf, struct sfc_sriov_vf *out,
+		  struct sfc_diag *diag);
+
+/*
+ * Set the PF's number of VFs (sriov_numvfs). 0 -> N is written as it is;
+ * N -> M (both non-zero) goes through 0, as the kernel requires, and is
+ * refused with -EBUSY while any VF is in use, as is N -> 0. -ERANGE: more
+ * than sriov_totalvfs. *was (may be NULL) gets the number before.
+ */
+int sfc_sriov__set_numvfs(const char *sysfs_root, const char *pf, unsigned int num_vfs,
+			  unsigned int *was, struct sfc_diag *diag);
+
+enum sfc_vf_bind {
+	SFC_VF_BIND_VFIO,		/* vfio-pci, for a guest */
+	SFC_VF_BIND_HOST,		/* the VF's own driver (no driver_override) */
+};
+
+struct sfc_vf_bind_result {
+	char before[SFC_DRIVER_LEN];	/* "" when no driver was bound */
+	char after[SFC_DRIVER_LEN];
+	bool changed;			/* false: it was bound that way already */
+};
+
+/*
+ * Bind VF vf of PF pf to vfio-pci (driver_override, unbind, drivers_probe)
+ * or back to its host driver (clear driver_override, unbind, drivers_probe),
+ * and wait up to 2 s for the kernel to bind it. Refused with -EBUSY when the
+ * VF's interface is up or runs XDP (to vfio-pci), or when a process holds
+ * its vfio device open (back to the host). -ENOENT: vfio-pci is not loaded;
+ * -ENODEV: no driver took the VF (driver_override is then cleared again).
+ */
+int sfc_sriov__bind(const char *sysfs_root, const char *pf, const char *vf, enum sfc_vf_bind to,
+		    struct sfc_vf_bind_result *res, struct sfc_diag *diag);
+
+/* sfc_vf_config.set: the settings to change */
+#define SFC_VF_SET_MAC		(1u << 0)
+#define SFC_VF_SET_VLAN		(1u << 1)	/* vlan, qos, vlan_proto */
+#define SFC_VF_SET_SPOOFCHK	(1u << 2)
+#define SFC_VF_SET_TRUST	(1u << 3)
+#define SFC_VF_SET_RATE		(1u << 4)	/* min_tx_rate and max_tx_rate */
+#define SFC_VF_SET_LINK_STATE	(1u << 5)
+
+struct sfc_vf_config {
+	unsigned int vf;		/* index on the PF */
+	unsigned int set;		/* SFC_VF_SET_* */
+	uint8_t mac[6];			/* unicast; all zero lets the driver decide */
+	uint16_t vlan;			/* 0..4095; 0: no VLAN */
+	uint8_t qos;			/* 0..7 */
+	uint16_t vlan_proto;		/* 0 or 0x8100 (802.1Q), 0x88a8 (802.1ad) */
+	bool spoofchk;
+	bool trust;
+	uint32_t min_tx_rate;		/* Mbit/s; 0: no minimum */
+	uint32_t max_tx_rate;		/* Mbit/s; 0: no limit */
+	uint8_t link_state;		/* 0 auto, 1 enable, 2 disable (IFLA_VF_LINK_STATE_*) */
+};
+
+/* Check the values alone (-EINVAL, with *diag naming the bad one). */
+int sfc_vf_config__check(const struct sfc_vf_config *cfg, struct sfc_diag *diag);
+
+/*
+ * The RTM_SETLINK request that applies cfg to the PF with pf_ifindex, into
+ * buf: IFLA_VFINFO_LIST { IFLA_VF_INFO { IFLA_VF_MAC, IFLA_VF_VLAN (802.1Q)
+ * or IFLA_VF_VLAN_LIST { IFLA_VF_VLAN_INFO } (802.1ad), IFLA_VF_SPOOFCHK,
+ * IFLA_VF_TRUST, IFLA_VF_RATE, IFLA_VF_LINK_STATE } }, each only when set.
+ * Returns the message's length, -ENOSPC or -EINVAL (cfg fails the check).
+ */
+int sfc_vf_msg__build(void *buf, size_t len, int pf_ifindex, uint32_t seq,
+		      const struct sfc_vf_config *cfg);
+
+/*
+ * Send one rtnetlink request and read its ACK: 0 or the kernel's -errno,
+ * with the kernel's extended ACK message, if any, in diag->msg.
+ */
+int sfc_vf_msg__send(const void *msg, size_t len, struct sfc_diag *diag);
+
+/*
+ * Check cfg against PF pf (an SR-IOV PF with an interface in this netns,
+ * cfg->vf below sriov_numvfs), then build and send the request.
+ */
+int sfc_sriov__set_vf(const char *sysfs_root, const char *pf, const struct sfc_vf_config *cfg,
+		      struct sfc_diag *diag);
+
+/* ---- native XDP support of an interface -------------------------------- */
+
+/* sfc_xdp_support.features: NETDEV_XDP_ACT_* of linux/netdev.h */
+#define SFC_XDP_ACT_BASIC		(1ull << 0)	/* XDP_PASS/DROP/TX/ABORTED in the driver */
+#define SFC_XDP_ACT_REDIRECT		(1ull << 1)
+#define SFC_XDP_ACT_NDO_XMIT		(1ull << 2)	/* can be a redirect target */
+#define SFC_XDP_ACT_XSK_ZEROCOPY	(1ull << 3)
+#define SFC_XDP_ACT_HW_OFFLOAD		(1ull << 4)
+#define SFC_XDP_ACT_RX_SG		(1ull << 5)
+#define SFC_XDP_ACT_NDO_XMIT_SG		(1ull << 6)
+
+/* The name of feature bit `bit` ("basic", "redirect", ...), NULL past the last. */
+const char *sfc_xdp_feature__str(unsigned int bit);
+
+enum sfc_xdp_probe {
+	SFC_XDP_PROBE_AUTO = 0,		/* the netdev family, else a trial attach */
+	SFC_XDP_PROBE_NETLINK,		/* the netdev family's xdp-features only */
+	SFC_XDP_PROBE_ATTACH,		/* a trial attach only */
+};
+
+struct sfc_xdp_probe_opts {
+	size_t sz;			/* sizeof(struct sfc_xdp_probe_opts) */
+	const char *netns;		/* named netns (/run/netns/NAME) or NULL */
+	enum sfc_xdp_probe method;
+};
+
+struct sfc_xdp_support {
+	uint32_t ifindex;
+	bool native;			/* the driver runs XDP programs itself */
+	enum sfc_xdp_probe method;	/* how it was found: NETLINK or ATTACH */
+	bool has_features;		/* features was read (NETLINK) */
+	uint64_t features;		/* SFC_XDP_ACT_* */
+	int attach_err;			/* ATTACH: the trial's -errno, 0 when it worked */
+	char attach_msg[256];		/* ATTACH: the kernel's word on attach_err, or "" */
+};
+
+/*
+ * Does the driver of ifname support native (driver mode) XDP? NETLINK asks
+ * the "netdev" generic netlink family (NETDEV_CMD_DEV_GET, xdp-features;
+ * Linux 6.3 and later), needs no privileges and touches nothing. ATTACH
+ * loads a program that passes every packet, attaches it in driver mode and
+ * detaches it again; it needs CAP_NET_ADMIN and CAP_BPF, and some drivers
+ * reset their queues on attach, so the link may drop for a moment. AUTO
+ * uses ATTACH only when the family is missing. -ENODEV: no such interface;
+ * -EBUSY: ATTACH found an XDP program in skb mode there.
+ */
+int sfc_xdp__native_support(const char *ifname, const struct sfc_xdp_probe_opts *opts,
+			    struct sfc_xdp_support *out, struct sfc_diag *diag);
+
 #ifdef __cplusplus
 }
 #endif
