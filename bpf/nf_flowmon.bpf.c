@@ -9,6 +9,12 @@
  * packet in N, drawn at random, is accounted; a TCP FIN or RST still marks
  * the end of a flow that is in the table when its packet is not drawn, so
  * that the agent hears of the end at once whatever the sampling.
+ *
+ * A packet the monitor counted may still be dropped by a function after it
+ * (in the reverse direction the functions run in reverse order), or sent on
+ * by the egress. So the monitor that owns the chain's verdict hook
+ * (sfc_hook_owner) arms it for each accounted packet, and its second
+ * program, sfc_flowmon_vh, records the final verdict in the flow.
  */
 #include "chain.h"
 #include <bpf/bpf_endian.h>
@@ -81,6 +87,30 @@ struct {
 	__type(value, struct sfc_flow_export);
 } sfc_flowmon_exported SEC(".maps");
 
+/*
+ * sfc_flowmon_pending: key 0, the flow of the packet being run on this CPU
+ * and what that flow's copy on this CPU had recorded of verdicts when the
+ * packet was accounted. Written by sfc_flowmon for each packet it accounts
+ * and arms the verdict hook for; read by sfc_flowmon_vh at the packet's final
+ * verdict, in the same run. Per-CPU, like sfc_scratch: no other packet runs
+ * on this CPU in between. The key is kept rather than taken again from
+ * sfc_pkt, which a later function may rewrite (a load balancer's NAT). One
+ * entry.
+ */
+struct flowmon_pending {
+	struct sfc_flow_key key;
+	__u8 verdicts;		/* the flow's copy on this CPU, before the packet */
+	__u8 drop_stage;
+	__u8 pad[2];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct flowmon_pending);
+} sfc_flowmon_pending SEC(".maps");
+
 static __always_inline void count(__u32 counter)
 {
 	__u64 *c = bpf_map_lookup_elem(&sfc_flowmon_stats, &counter);
@@ -142,13 +172,19 @@ static __always_inline void mark_end(struct sfc_flow *f, const struct sfc_flow_k
 	notify_end(k);
 }
 
-static __always_inline void account(const struct sfc_flow_key *k, const struct sfc_pkt *pkt,
-				    __u8 end)
+/*
+ * Count the packet into its flow. Returns the flow's copy on this CPU as it
+ * was (NULL: a new flow, nothing recorded yet) through *seen, and -1 when
+ * the table refused a new flow.
+ */
+static __always_inline int account(const struct sfc_flow_key *k, const struct sfc_pkt *pkt,
+				   __u8 end, struct sfc_flow **seen)
 {
 	__u64 now = bpf_ktime_get_ns();
 	struct sfc_flow *f;
 	long err;
 
+	*seen = NULL;
 	f = bpf_map_lookup_elem(&sfc_flowmon_flows, k);
 	if (!f) {
 		struct sfc_flow v = {
@@ -166,13 +202,13 @@ static __always_inline void account(const struct sfc_flow_key *k, const struct s
 			count(SFC_FLOWMON_NEW_FLOWS);
 			if (end)
 				notify_end(k);
-			return;
+			return 0;
 		}
 		/* Another CPU created it in between: count into ours. */
 		f = err == -EEXIST ? bpf_map_lookup_elem(&sfc_flowmon_flows, k) : NULL;
 		if (!f) {
 			count(SFC_FLOWMON_INSERT_FAILED);
-			return;
+			return -1;
 		}
 	}
 	f->packets++;
@@ -182,6 +218,28 @@ static __always_inline void account(const struct sfc_flow_key *k, const struct s
 	f->last_ns = now;
 	f->tcp_flags |= pkt->tcp_flags;
 	mark_end(f, k, end);
+	*seen = f;
+	return 0;
+}
+
+/*
+ * Note the flow for the verdict hook and arm it. What the flow already
+ * recorded goes along, so that the hook can leave the table alone when the
+ * verdict is no news, as it is for nearly every packet of a flow.
+ */
+static __always_inline void arm_hook(struct sfc_pkt *pkt, const struct sfc_flow_key *k,
+				     const struct sfc_flow *seen)
+{
+	struct flowmon_pending *pd;
+	__u32 zero = 0;
+
+	pd = bpf_map_lookup_elem(&sfc_flowmon_pending, &zero);
+	if (!pd)
+		return;
+	__builtin_memcpy(&pd->key, k, sizeof(pd->key));
+	pd->verdicts = seen ? seen->verdicts : 0;
+	pd->drop_stage = seen ? seen->drop_stage : 0;
+	pkt->hook = 1;
 }
 
 SEC("xdp")
@@ -206,7 +264,9 @@ int sfc_flowmon(struct xdp_md *ctx)
 	if (sampled()) {
 		count(SFC_FLOWMON_SAMPLED);
 		key_of(pkt, &key);
-		account(&key, pkt, end);
+		/* sfc_hook_owner is rodata: the verifier drops this for the others. */
+		if (!account(&key, pkt, end, &f) && sfc_hook_owner)
+			arm_hook(pkt, &key, f);
 	} else if (end) {
 		/* Not drawn, but an end is news: only for a flow already known. */
 		key_of(pkt, &key);
@@ -217,6 +277,57 @@ int sfc_flowmon(struct xdp_md *ctx)
 		}
 	}
 	return sfc_next(ctx, &hop);
+}
+
+static __always_inline __u8 verdict_bit(__u8 action)
+{
+	switch (action) {
+	case XDP_TX:
+	case XDP_REDIRECT:
+		return SFC_FLOW_V_FORWARDED;
+	case XDP_PASS:
+		return SFC_FLOW_V_PASSED;
+	case XDP_DROP:
+		return SFC_FLOW_V_DROPPED;
+	default:
+		return SFC_FLOW_V_ABORTED;
+	}
+}
+
+/*
+ * The verdict hook (SFC_SLOT_HOOK): tail-called by the stage that decided
+ * the fate of a packet sfc_flowmon armed it for. Records the verdict in the
+ * flow's copy on this CPU, which the packet was just counted into, and
+ * writes it only when that is news: a packet of a flow whose verdicts do not
+ * change costs no lookup in the table and dirties no cache line. Returns the
+ * verdict it was given: the hook never changes what happens to the packet.
+ */
+SEC("xdp")
+int sfc_flowmon_vh(struct xdp_md *ctx)
+{
+	struct flowmon_pending *pd;
+	struct sfc_flow *f;
+	struct sfc_pkt *pkt;
+	__u8 bit, stage;
+	__u32 zero = 0;
+
+	pkt = sfc_pkt_get();
+	if (!pkt)
+		return XDP_ABORTED;	/* cannot happen: the stage before had it */
+	pd = bpf_map_lookup_elem(&sfc_flowmon_pending, &zero);
+	if (!pd)
+		return pkt->verdict;
+	bit = verdict_bit(pkt->verdict);
+	stage = bit == SFC_FLOW_V_DROPPED ? pkt->verdict_stage : pd->drop_stage;
+	if ((pd->verdicts & bit) && stage == pd->drop_stage)
+		return pkt->verdict;
+	/* The agent may have removed the flow since: then nothing to record. */
+	f = bpf_map_lookup_elem(&sfc_flowmon_flows, &pd->key);
+	if (f) {
+		f->verdicts |= bit;
+		f->drop_stage = stage;
+	}
+	return pkt->verdict;
 }
 
 char LICENSE[] SEC("license") = "GPL";

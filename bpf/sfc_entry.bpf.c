@@ -28,6 +28,8 @@ static __always_inline int entry(struct xdp_md *ctx, __u32 dir)
 	struct sfc_hop hop;
 	int ret;
 
+	hop.ctx = ctx;
+	hop.id = SFC_STAGE_ENTRY;
 	hop.pkt = sfc_pkt_get();
 	if (!hop.pkt)
 		return XDP_ABORTED;
@@ -40,6 +42,7 @@ static __always_inline int entry(struct xdp_md *ctx, __u32 dir)
 	ret = sfc_parse(ctx, hop.pkt);
 	hop.pkt->dir = dir;
 	hop.pkt->hop = 0;
+	hop.pkt->hook = 0;	/* before any verdict, the entry's own included */
 	hop.pkt->mark = 0;
 	hop.pkt->nf_data[0] = 0;
 	hop.pkt->nf_data[1] = 0;

@@ -345,6 +345,7 @@ static __always_inline void pkt_fill(struct sfc_pkt *p, struct xdp_md *ctx, __u3
 	p->ttl = 64;
 	p->sport = 0xd204;
 	p->dport = 0x3500;
+	p->verdict_stage = 0;
 	p->pad1 = 0;
 	p->src[0] = 0x0100000a;
 	p->src[1] = 0;
@@ -357,7 +358,8 @@ static __always_inline void pkt_fill(struct sfc_pkt *p, struct xdp_md *ctx, __u3
 	p->len = sfc_ctx_len(ctx);
 	p->dir = SFC_DIR_FWD;
 	p->hop = 0;
-	p->pad0 = 0;
+	p->hook = 0;
+	p->verdict = 0;
 	p->mark = nhops;
 	p->nf_data[0] = 0;
 	p->nf_data[1] = pkt_fold(p);

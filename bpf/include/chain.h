@@ -72,9 +72,19 @@ struct {
 /* Set by the loader: this object's stage id (enum sfc_stage_id or an NF's). */
 const volatile __u32 sfc_stage_id = 0;
 
+/*
+ * Set by the loader to 1 in the one function whose hook program fills
+ * SFC_SLOT_HOOK in this generation. Only that function may set sfc_pkt.hook:
+ * the hook reads what its own function noted for the packet, and another
+ * function's note would be taken for it.
+ */
+const volatile __u8 sfc_hook_owner = 0;
+
 struct sfc_hop {
 	struct sfc_pkt *pkt;
 	struct sfc_hop_stats *st;
+	struct xdp_md *ctx;	/* for the verdict hook's tail call */
+	__u32 id;		/* stage id, handed to the hook with the verdict */
 };
 
 static __always_inline struct sfc_hop_stats *sfc_stats_of(__u32 id, __u32 dir)
@@ -94,6 +104,8 @@ static __always_inline struct sfc_pkt *sfc_pkt_get(void)
 /* Start of every stage after the entry: fetch the packet, count it in. */
 static __always_inline int sfc_hop_begin(struct xdp_md *ctx, struct sfc_hop *hop, __u32 id)
 {
+	hop->ctx = ctx;
+	hop->id = id;
 	hop->pkt = sfc_pkt_get();
 	if (!hop->pkt)
 		return -1;
@@ -119,7 +131,8 @@ static __always_inline int sfc_tail(struct xdp_md *ctx, struct sfc_hop *hop, __u
 	/*
 	 * Only reached when the slot is empty: the chain is being torn down
 	 * or was damaged. Fail closed: a packet must never skip a function
-	 * that could have dropped it.
+	 * that could have dropped it. The verdict hook is not told: its slot
+	 * is as suspect as the one that was empty.
 	 */
 	if (hop->st) {
 		hop->st->handed_on--;
@@ -141,11 +154,31 @@ static __always_inline int sfc_to_egress(struct xdp_md *ctx, struct sfc_hop *hop
 	return sfc_tail(ctx, hop, SFC_SLOT_EGRESS);
 }
 
+/*
+ * The packet's fate is decided: hand it to the verdict hook when a function
+ * asked for it (pkt->hook), else return it. The hook returns pkt->verdict.
+ * An XDP_REDIRECT keeps its target: bpf_redirect() left it in the per-CPU
+ * redirect info, which a tail call does not touch. An empty hook slot makes
+ * the tail call fall through, and the action stands as it is: unlike a
+ * missed hop, no function is skipped.
+ */
+static __always_inline int sfc_verdict(struct sfc_hop *hop, int action)
+{
+	struct sfc_pkt *pkt = hop->pkt;
+
+	if (pkt->hook) {
+		pkt->verdict = action;
+		pkt->verdict_stage = hop->id;
+		bpf_tail_call(hop->ctx, &sfc_progs, SFC_SLOT_HOOK);
+	}
+	return action;
+}
+
 static __always_inline int sfc_drop(struct sfc_hop *hop)
 {
 	if (hop->st)
 		hop->st->dropped++;
-	return XDP_DROP;
+	return sfc_verdict(hop, XDP_DROP);
 }
 
 static __always_inline int sfc_invalid(struct sfc_hop *hop)
@@ -154,14 +187,14 @@ static __always_inline int sfc_invalid(struct sfc_hop *hop)
 		hop->st->dropped++;
 		hop->st->invalid++;
 	}
-	return XDP_DROP;
+	return sfc_verdict(hop, XDP_DROP);
 }
 
 static __always_inline int sfc_pass(struct sfc_hop *hop)
 {
 	if (hop->st)
 		hop->st->passed++;
-	return XDP_PASS;
+	return sfc_verdict(hop, XDP_PASS);
 }
 
 /* A function that rewrote the packet and sends it itself (XDP_TX/REDIRECT). */
@@ -177,7 +210,7 @@ static __always_inline int sfc_forward(struct sfc_hop *hop, int action)
 		else
 			hop->st->aborted++;
 	}
-	return action;
+	return sfc_verdict(hop, action);
 }
 
 #endif /* SFC_CHAIN_H */

@@ -31,6 +31,12 @@
  * are counted). The agent holds nothing per flow beyond the keytab, which is
  * bounded by the table. Without an ipfix config, flows are only expired.
  *
+ * forwardingStatus: the flow's verdicts so far (sfc_flow.verdicts, recorded
+ * by the chain's verdict hook), not only those of the record's packets: a
+ * flow with any packet dropped is Dropped, 129 (ACL deny) when a firewall
+ * dropped it; else one forwarded or passed to the kernel is Forwarded (64);
+ * else unknown (0). The chain's info pin says which stage ids are firewalls.
+ *
  * Bytes: the data path counts frame lengths (sfc_pkt.len, as the chain's
  * stage counters do). IPFIX octetDeltaCount counts IP bytes (RFC 7012: the
  * IP header and payload), so the agent takes 14 bytes of Ethernet header, 18
@@ -127,6 +133,9 @@ struct fm {
 	uint64_t evictions;		/* the largest derived value seen */
 	uint64_t scan_ns;		/* how long the last scan took */
 	bool batch_ok;
+	bool acl_stage[SFC_MAX_STAGES];	/* stage ids of the chain's firewalls */
+	/* flows of the last scan by verdict: SFC_FLOW_V_* bits, then unknown */
+	uint64_t by_verdict[5];
 
 	/* since this instance started, for --once */
 	uint64_t run_exported, run_removed, run_errors;
@@ -253,10 +262,14 @@ static int load_exported(struct fm *fm)
 	return 0;
 }
 
-/* Sum of a flow's per-CPU copies. */
+/*
+ * Sum of a flow's per-CPU copies. drop_stage: that of the copy with the
+ * latest packet among those that saw a drop.
+ */
 static void sum_flow(const struct fm *fm, const void *vals, struct sfc_flow *s)
 {
 	const struct sfc_flow *f;
+	uint64_t drop_last = 0;
 	int cpu;
 
 	memset(s, 0, sizeof(*s));
@@ -270,7 +283,38 @@ static void sum_flow(const struct fm *fm, const void *vals, struct sfc_flow *s)
 			s->last_ns = f->last_ns;
 		s->tcp_flags |= f->tcp_flags;
 		s->end |= f->end;
+		s->verdicts |= f->verdicts;
+		if ((f->verdicts & SFC_FLOW_V_DROPPED) && f->drop_stage &&
+		    (!s->drop_stage || f->last_ns > drop_last)) {
+			s->drop_stage = f->drop_stage;
+			drop_last = f->last_ns;
+		}
 	}
+}
+
+/* Which stage ids are firewalls: their drops are ACL denies. */
+static void read_stages(struct fm *fm)
+{
+	struct sfc_chain_info ci;
+	unsigned int i;
+
+	if (sfc_info_read(fm->fn->chain_dir, &ci))
+		return;		/* keep what was known */
+	memset(fm->acl_stage, 0, sizeof(fm->acl_stage));
+	for (i = 0; i < ci.n_functions && i < SFC_MAX_FUNCTIONS; i++)
+		if (ci.fn[i].id < SFC_MAX_STAGES && !strcmp(ci.fn[i].type, "firewall"))
+			fm->acl_stage[ci.fn[i].id] = true;
+}
+
+/* forwardingStatus of a flow: see the top of the file. */
+static uint8_t fwd_status(const struct fm *fm, const struct sfc_flow *sum)
+{
+	if (sum->verdicts & (SFC_FLOW_V_DROPPED | SFC_FLOW_V_ABORTED))
+		return (sum->verdicts & SFC_FLOW_V_DROPPED) && sum->drop_stage < SFC_MAX_STAGES &&
+		       fm->acl_stage[sum->drop_stage] ? IPFIX_FWD_DROPPED_ACL : IPFIX_FWD_DROPPED;
+	if (sum->verdicts & (SFC_FLOW_V_FORWARDED | SFC_FLOW_V_PASSED))
+		return IPFIX_FWD_FORWARDED;
+	return IPFIX_FWD_UNKNOWN;
 }
 
 /* ---- records ------------------------------------------------------------- */
@@ -296,9 +340,9 @@ static uint64_t l2_len(const struct sfc_flow_key *k)
 	return 14 + (k->vlan ? 4 : 0);
 }
 
-static void make_record(const struct sfc_flow_key *k, const struct sfc_flow *sum,
-			const struct sfc_flow_export *done, uint8_t reason,
-			struct ipfix_flow *r)
+static void make_record(const struct fm *fm, const struct sfc_flow_key *k,
+			const struct sfc_flow *sum, const struct sfc_flow_export *done,
+			uint8_t reason, struct ipfix_flow *r)
 {
 	uint64_t packets = sum->packets - done->packets;
 	uint64_t bytes = sum->bytes - done->bytes, l2 = packets * l2_len(k);
@@ -310,6 +354,7 @@ static void make_record(const struct sfc_flow_key *k, const struct sfc_flow *sum
 	r->tcp_flags = sum->tcp_flags;
 	r->direction = k->dir;		/* forward: ingress (0), reverse: egress (1) */
 	r->end_reason = reason;
+	r->fwd_status = fwd_status(fm, sum);
 	memcpy(r->src, k->src, k->family == 6 ? 16 : 4);
 	memcpy(r->dst, k->dst, k->family == 6 ? 16 : 4);
 	r->sport = ntohs(k->sport);
@@ -389,6 +434,8 @@ static void remove_flow(struct fm *fm, const struct sfc_flow_key *key, const str
 	lo->sum.first_ns = sum->last_ns;
 	lo->sum.last_ns = last.last_ns;
 	lo->sum.tcp_flags = last.tcp_flags;
+	lo->sum.verdicts = last.verdicts;
+	lo->sum.drop_stage = last.drop_stage;
 }
 
 /* The message was sent: the records' flows are the collector's now. */
@@ -452,7 +499,7 @@ static bool offer(struct fm *fm, const struct fm_rec *rec, const struct sfc_flow
 	struct ipfix_flow r;
 	int err;
 
-	make_record(&rec->key, &rec->sum, done, rec->reason, &r);
+	make_record(fm, &rec->key, &rec->sum, done, rec->reason, &r);
 	err = ipfix__add(fm->x, &r);
 	if (err == -ENOSPC) {
 		if (!flush(fm, now))
@@ -560,6 +607,7 @@ static void process_ends(struct fm *fm, uint64_t now)
 	 * their end bits, and a full list takes no more notices). */
 	if (!exporter_ready(fm, now))
 		return;
+	read_stages(fm);
 	for (i = 0; i < fm->n_ends; i++) {
 		if (now < fm->ends[i].seen_ns + END_GRACE_NS ||
 		    (!failed && end_flow(fm, &fm->ends[i], now, &failed))) {
@@ -642,6 +690,7 @@ struct scan {
 	uint64_t now;
 	bool exporting;		/* the exporter takes records */
 	uint64_t present;
+	uint64_t by_verdict[5];	/* as fm->by_verdict */
 	/* flows to delete once the batch is read, without a record */
 	struct fm_rec *drop;
 	size_t n_drop, cap_drop;
@@ -653,9 +702,13 @@ static void scan_one(struct fm *fm, struct scan *sc, const struct sfc_flow_key *
 	struct sfc_flow_export none = {}, *done = &none;
 	struct fm_rec rec = { .key = *key };
 	struct keytab_ent *e;
+	unsigned int b;
 
 	sum_flow(fm, vals, &rec.sum);
 	sc->present++;
+	for (b = 0; b < 4; b++)
+		sc->by_verdict[b] += !!(rec.sum.verdicts & (1u << b));
+	sc->by_verdict[4] += !rec.sum.verdicts;
 	fm->idle_hist[idle_bucket(sc->now > rec.sum.last_ns ? sc->now - rec.sum.last_ns : 0)]++;
 	e = exported_of(fm, key, &rec.sum);
 	if (e) {
@@ -808,6 +861,7 @@ static void scan(struct fm *fm, uint64_t now)
 	int err;
 
 	memset(fm->idle_hist, 0, sizeof(fm->idle_hist));
+	read_stages(fm);
 	sc.exporting = exporter_ready(fm, now);
 	if (sc.exporting && fm->x && !flush_leftover(fm, now))
 		sc.exporting = false;
@@ -828,6 +882,7 @@ static void scan(struct fm *fm, uint64_t now)
 	free(sc.drop);
 	if (!err) {
 		fm->present = sc.present;
+		memcpy(fm->by_verdict, sc.by_verdict, sizeof(fm->by_verdict));
 		derived = created > removed + sc.present ? created - removed - sc.present : 0;
 		if (derived > fm->evictions)
 			fm->evictions = derived;
@@ -1100,6 +1155,17 @@ static void fm_metrics(struct agent *a, struct agent_fn *fn, struct metrics *m)
 	for (i = 0; i < sizeof(stats) / sizeof(stats[0]); i++)
 		metrics__u64(m, stats[i].family, METRIC_COUNTER, stats[i].help, l,
 			     stat_sum(fm, stats[i].key));
+	for (i = 0; i < 5; i++) {
+		static const char *const v[5] = { "forwarded", "passed", "dropped", "aborted",
+						  "unknown" };
+		const char *const lv[] = { "chain", fn->chain, "function", fn->name,
+					   "verdict", v[i], NULL };
+
+		metrics__u64(m, "sfc_flowmon_flows_by_verdict", METRIC_GAUGE,
+			     "Flows in the table at the last scan whose packets got this "
+			     "verdict (a flow counts once for each verdict it got).", lv,
+			     fm->by_verdict[i]);
+	}
 	metrics__u64(m, "sfc_flowmon_flows_removed_total", METRIC_COUNTER,
 		     "Flow entries the agent deleted (expired or ended).", l,
 		     fm->ctr[SFC_FLOWMON_AGENT_REMOVED]);

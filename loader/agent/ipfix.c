@@ -73,7 +73,8 @@ struct ie {
 /*
  * The record layout, one table per template. tcpControlBits is unsigned16
  * since RFC 7125; it is sent in one byte (reduced-size encoding, RFC 7011
- * section 6.2): the chain keeps the eight classic flags.
+ * section 6.2): the chain keeps the eight classic flags. forwardingStatus is
+ * unsigned8 since RFC 7270 (it was unsigned32 in NetFlow v9).
  */
 static const struct ie ies_v4[] = {
 	{ 8, 4 },	/* sourceIPv4Address */
@@ -89,17 +90,18 @@ static const struct ie ies_v4[] = {
 	{ 58, 2 },	/* vlanId */
 	{ 61, 1 },	/* flowDirection */
 	{ 136, 1 },	/* flowEndReason */
+	{ 89, 1 },	/* forwardingStatus */
 };
 
 static const struct ie ies_v6[] = {
 	{ 27, 16 },	/* sourceIPv6Address */
 	{ 28, 16 },	/* destinationIPv6Address */
 	{ 7, 2 }, { 11, 2 }, { 4, 1 }, { 6, 1 }, { 1, 8 }, { 2, 8 },
-	{ 152, 8 }, { 153, 8 }, { 58, 2 }, { 61, 1 }, { 136, 1 },
+	{ 152, 8 }, { 153, 8 }, { 58, 2 }, { 61, 1 }, { 136, 1 }, { 89, 1 },
 };
 
 #define N_IES(a) (sizeof(a) / sizeof((a)[0]))
-#define REC_V4 (4 + 4 + 2 + 2 + 1 + 1 + 8 + 8 + 8 + 8 + 2 + 1 + 1)
+#define REC_V4 (4 + 4 + 2 + 2 + 1 + 1 + 8 + 8 + 8 + 8 + 2 + 1 + 1 + 1)
 #define REC_V6 (REC_V4 + 2 * 12)
 #define TEMPLATE_SET_LEN (SET_HDR_LEN + 2 * 4 + 4 * (N_IES(ies_v4) + N_IES(ies_v6)))
 
@@ -193,6 +195,7 @@ static unsigned char *put_record(unsigned char *p, const struct ipfix_flow *f)
 	p = put16(p, f->vlan);
 	*p++ = f->direction;
 	*p++ = f->end_reason;
+	*p++ = f->fwd_status;
 	return p;
 }
 

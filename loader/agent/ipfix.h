@@ -24,6 +24,14 @@ enum ipfix_end_reason {
 	IPFIX_END_FORCED = 4,		/* the exporter ended it (table full) */
 };
 
+/* forwardingStatus (IANA IE 89, RFC 7270 section 4.12): status << 6 | reason */
+enum ipfix_fwd_status {
+	IPFIX_FWD_UNKNOWN = 0,
+	IPFIX_FWD_FORWARDED = 64,	/* Forwarded, unknown reason */
+	IPFIX_FWD_DROPPED = 128,	/* Dropped, unknown reason */
+	IPFIX_FWD_DROPPED_ACL = 129,	/* Dropped, ACL deny */
+};
+
 /* One data record, already in export terms. Addresses in network order. */
 struct ipfix_flow {
 	uint8_t family;			/* 4 or 6 */
@@ -31,6 +39,7 @@ struct ipfix_flow {
 	uint8_t tcp_flags;
 	uint8_t direction;		/* flowDirection: 0 ingress, 1 egress */
 	uint8_t end_reason;
+	uint8_t fwd_status;		/* enum ipfix_fwd_status */
 	uint8_t src[16], dst[16];	/* IPv4 in the first 4 bytes */
 	uint16_t sport, dport;		/* host order */
 	uint16_t vlan;

@@ -9,9 +9,11 @@
 
 #include "cli.h"
 
-#define N_COLS 12
+#define N_COLS 13
 
 static const char *const flag_names[8] = { "fin", "syn", "rst", "psh", "ack", "urg", "ece", "cwr" };
+/* sfc_flow_entry.verdicts, bit by bit */
+static const char *const verdict_names[4] = { "forwarded", "passed", "dropped", "aborted" };
 
 static int by_bytes(const void *a, const void *b)
 {
@@ -98,8 +100,35 @@ static const char *flags_text(const struct sfc_flow_entry *e, char *buf, size_t 
 	return buf;
 }
 
+/*
+ * "forwarded", "dropped by fw", "mixed: forwarded, dropped by fw"; "-" when
+ * unknown (not the chain's first flowmon, or no packet decided yet).
+ */
+static const char *verdict_text(const struct sfc_flow_entry *e, char *buf, size_t len)
+{
+	unsigned int b, n = 0;
+	size_t o = 0;
+
+	for (b = 0; b < 4; b++)
+		n += !!(e->verdicts & (1u << b));
+	if (!n)
+		return "-";
+	buf[0] = '\0';
+	if (n > 1)
+		o += snprintf(buf + o, len - o, "mixed: ");
+	for (b = 0; b < 4 && o < len; b++) {
+		if (!(e->verdicts & (1u << b)))
+			continue;
+		o += snprintf(buf + o, len - o, "%s%s", o && buf[o - 1] != ' ' ? ", " : "",
+			      verdict_names[b]);
+		if ((1u << b) == SFC_FLOW_VERDICT_DROPPED && e->dropped_by[0] && o < len)
+			o += snprintf(buf + o, len - o, " by %s", e->dropped_by);
+	}
+	return buf;
+}
+
 /* Columns left-aligned (L) or right-aligned (R). */
-static const char align[N_COLS + 1] = "LLLRLRRRRLLL";
+static const char align[N_COLS + 1] = "LLLRLRRRRLLLL";
 
 static void print_table(const struct table *tb)
 {
@@ -124,7 +153,7 @@ static void print_table(const struct table *tb)
 
 static int flows_plain(const struct sfc_flow_table *t, unsigned int shown, const char *sort)
 {
-	char a[INET6_ADDRSTRLEN], buf[32];
+	char a[INET6_ADDRSTRLEN], buf[32], vbuf[96];
 	struct table tb;
 	unsigned int i;
 	int row;
@@ -156,7 +185,7 @@ static int flows_plain(const struct sfc_flow_table *t, unsigned int shown, const
 	{
 		static const char *const head[N_COLS] = {
 			"DIR", "PROTO", "SRC", "SPORT", "DST", "DPORT", "VLAN", "PACKETS", "BYTES",
-			"FIRST", "LAST", "FLAGS",
+			"FIRST", "LAST", "FLAGS", "VERDICT",
 		};
 
 		for (i = 0; i < N_COLS; i++)
@@ -191,6 +220,7 @@ static int flows_plain(const struct sfc_flow_table *t, unsigned int shown, const
 		time_text(e->last_ms, t->read_at_ms, buf, sizeof(buf));
 		table_set(&tb, row, 10, "%s", buf);
 		table_set(&tb, row, 11, "%s", flags_text(e, buf, sizeof(buf)));
+		table_set(&tb, row, 12, "%s", verdict_text(e, vbuf, sizeof(vbuf)));
 	}
 	if (!tb.err)
 		print_table(&tb);
@@ -213,6 +243,7 @@ static void bits_json(struct sfc_json *j, const char *key, uint8_t bits)
 static void flow_json(struct sfc_json *j, const struct sfc_flow_entry *e)
 {
 	char a[INET6_ADDRSTRLEN];
+	unsigned int b;
 
 	sfc_json__obj_begin(j);
 	sfc_json__kstr(j, "direction", e->dir ? "reverse" : "forward");
@@ -239,6 +270,17 @@ static void flow_json(struct sfc_json *j, const struct sfc_flow_entry *e)
 	if (e->end & SFC_FLOW_ENDED_RST)
 		sfc_json__str(j, "rst");
 	sfc_json__arr_end(j);
+	sfc_json__key(j, "verdicts");
+	sfc_json__arr_begin(j);
+	for (b = 0; b < 4; b++)
+		if (e->verdicts & (1u << b))
+			sfc_json__str(j, verdict_names[b]);
+	sfc_json__arr_end(j);
+	sfc_json__key(j, "dropped_by");
+	if (e->dropped_by[0])
+		sfc_json__str(j, e->dropped_by);
+	else
+		sfc_json__null(j);
 	sfc_json__obj_end(j);
 }
 

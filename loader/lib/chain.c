@@ -457,6 +457,36 @@ static int check_pinned_map(struct apply_ctx *c, struct bpf_map *map, const char
 	return 0;
 }
 
+/*
+ * The function whose hook fills SFC_SLOT_HOOK: the first, in file order,
+ * whose type has one; -1 for none. One per chain: a later flowmon, say,
+ * records no verdicts.
+ */
+static int hook_owner(const struct sfc_chain_spec *s)
+{
+	unsigned int i;
+
+	for (i = 0; i < s->n_functions; i++)
+		if (s->functions[i].type->hook_prog_name)
+			return i;
+	return -1;
+}
+
+/* Before load: the owner arms its hook; the others' hook is not loaded. */
+static int prepare_hook(struct apply_ctx *c, unsigned int i, struct bpf_object *obj)
+{
+	const struct sfc_nf_type *type = c->spec->functions[i].type;
+	struct bpf_program *prog;
+	__u8 one = 1;
+
+	if (!type->hook_prog_name)
+		return 0;
+	if (hook_owner(c->spec) == (int)i)
+		return sfc_nf__set_rodata(obj, "sfc_hook_owner", &one, sizeof(one));
+	prog = bpf_object__find_program_by_name(obj, type->hook_prog_name);
+	return prog ? bpf_program__set_autoload(prog, false) : -ENOENT;
+}
+
 static int load_function(struct apply_ctx *c, unsigned int i, int progs_fd)
 {
 	const struct sfc_function *fn = &c->spec->functions[i];
@@ -511,6 +541,10 @@ static int load_function(struct apply_ctx *c, unsigned int i, int progs_fd)
 	if (err)
 		return sfc_diag_set(c->diag, err, path, "%s: object has no sfc_stage_id: %s", what,
 				    strerror(-err));
+	err = prepare_hook(c, i, obj);
+	if (err)
+		return sfc_diag_set(c->diag, err, path, "%s: cannot set up its verdict hook %s: %s",
+				    what, fn->type->hook_prog_name, strerror(-err));
 	if (fn->type->prepare) {
 		err = fn->type->prepare(obj, fn->config);
 		if (err)
@@ -599,7 +633,7 @@ static int prog_fd_by_name(struct bpf_object *obj, const char *name)
 static int build_generation(struct apply_ctx *c, const struct sfc_egress_cfg *eg)
 {
 	const struct sfc_chain_spec *s = c->spec;
-	int progs_fd, egress_fd, fd, err;
+	int progs_fd, egress_fd, hook_fd, owner, fd, err;
 	unsigned int i, slot, n = s->n_functions;
 	char rel[128];
 
@@ -631,7 +665,7 @@ static int build_generation(struct apply_ctx *c, const struct sfc_egress_cfg *eg
 	}
 
 	/* Forward: functions in order; reverse: in reverse order; egress after. */
-	for (slot = 0; slot < SFC_PROG_SLOTS; slot++) {
+	for (slot = 0; slot < 2 * SFC_DIR_SLOTS; slot++) {
 		unsigned int pos = slot % SFC_DIR_SLOTS;
 		bool rev = slot >= SFC_DIR_SLOTS;
 
@@ -646,10 +680,23 @@ static int build_generation(struct apply_ctx *c, const struct sfc_egress_cfg *eg
 					    "cannot fill the program array (slot %u): %s", slot,
 					    strerror(fd < 0 ? -fd : errno));
 	}
+	/* The verdict hook, or an empty slot: then verdicts stand as they are. */
+	owner = hook_owner(s);
+	hook_fd = -1;
+	if (owner >= 0) {
+		slot = SFC_SLOT_HOOK;
+		hook_fd = prog_fd_by_name(c->nf_obj[owner], s->functions[owner].type->hook_prog_name);
+		if (hook_fd < 0 || bpf_map_update_elem(progs_fd, &slot, &hook_fd, BPF_ANY))
+			return sfc_diag_set(c->diag, hook_fd < 0 ? hook_fd : -errno, NULL,
+					    "cannot fill the program array (hook slot %u): %s", slot,
+					    strerror(hook_fd < 0 ? -hook_fd : errno));
+	}
 
 	err = sfc_mkdir_p(c->gen_dir);
 	snprintf(rel, sizeof(rel), "gen%u/%%s", c->info.generation);
 	err = err ?: pin_fd(c, progs_fd, rel, "progs");
+	if (hook_fd >= 0)
+		err = err ?: pin_fd(c, hook_fd, rel, "hook");
 	err = err ?: pin_fd(c, bpf_program__fd(c->entry->progs.sfc_entry_fwd), rel, "entry_fwd");
 	err = err ?: pin_fd(c, bpf_program__fd(c->entry->progs.sfc_entry_rev), rel, "entry_rev");
 	err = err ?: pin_fd(c, egress_fd, rel, "egress");

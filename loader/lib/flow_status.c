@@ -19,6 +19,11 @@
 
 _Static_assert(SFC_FLOW_ENDED_FIN == SFC_FLOW_END_FIN && SFC_FLOW_ENDED_RST == SFC_FLOW_END_RST,
 	       "sfc.h and sfc_flow.h disagree on the end bits");
+_Static_assert(SFC_FLOW_VERDICT_FORWARDED == SFC_FLOW_V_FORWARDED &&
+	       SFC_FLOW_VERDICT_PASSED == SFC_FLOW_V_PASSED &&
+	       SFC_FLOW_VERDICT_DROPPED == SFC_FLOW_V_DROPPED &&
+	       SFC_FLOW_VERDICT_ABORTED == SFC_FLOW_V_ABORTED,
+	       "sfc.h and sfc_flow.h disagree on the verdict bits");
 
 #define BATCH 1024		/* entries per lookup syscall */
 
@@ -92,6 +97,7 @@ static uint64_t clock_ns(clockid_t id)
 
 struct reader {
 	struct sfc_flow_table *t;
+	const struct sfc_chain_info *ci;	/* stage ids to names */
 	int ncpu;
 	int64_t mono_to_real;	/* CLOCK_REALTIME - CLOCK_MONOTONIC, ns */
 	size_t cap;
@@ -104,11 +110,31 @@ static uint64_t to_real_ms(const struct reader *r, uint64_t mono_ns)
 	return mono_ns && ns > 0 ? (uint64_t)ns / 1000000 : 0;
 }
 
+/* The name of stage id for sfc_flow_entry.dropped_by. */
+static void stage_name(const struct sfc_chain_info *ci, unsigned int id, char *buf, size_t len)
+{
+	unsigned int i;
+
+	if (id == SFC_STAGE_EGRESS) {
+		snprintf(buf, len, "egress");
+		return;
+	}
+	for (i = 0; i < ci->n_functions && i < SFC_MAX_FUNCTIONS; i++) {
+		if (ci->fn[i].id == id) {
+			snprintf(buf, len, "%s", ci->fn[i].name);
+			return;
+		}
+	}
+	snprintf(buf, len, "?");
+}
+
 /* One entry: the key and every CPU's copy of the value. */
 static int add_flow(struct reader *r, const struct sfc_flow_key *k, const struct sfc_flow *cpus)
 {
 	struct sfc_flow_table *t = r->t;
 	struct sfc_flow_entry *e, *nf;
+	uint64_t drop_last = 0;
+	uint8_t drop_stage = 0;
 	size_t ncap;
 	int cpu;
 
@@ -141,7 +167,15 @@ static int add_flow(struct reader *r, const struct sfc_flow_key *k, const struct
 			e->last_ns = v->last_ns;
 		e->tcp_flags |= v->tcp_flags;
 		e->end |= v->end;
+		e->verdicts |= v->verdicts;
+		if ((v->verdicts & SFC_FLOW_V_DROPPED) && v->drop_stage &&
+		    (!drop_stage || v->last_ns > drop_last)) {
+			drop_stage = v->drop_stage;
+			drop_last = v->last_ns;
+		}
 	}
+	if (drop_stage)
+		stage_name(r->ci, drop_stage, e->dropped_by, sizeof(e->dropped_by));
 	e->first_ms = to_real_ms(r, e->first_ns);
 	e->last_ms = to_real_ms(r, e->last_ns);
 	return 0;
@@ -283,6 +317,7 @@ int sfc_flowmon__flows(const char *chain, const char *function, const char *pin_
 	real = clock_ns(CLOCK_REALTIME);
 	r.mono_to_real = (int64_t)(real - clock_ns(CLOCK_MONOTONIC));
 	t->read_at_ms = real / 1000000;
+	r.ci = &ci;
 	err = read_flows(&r, fd);
 	if (err)
 		goto out;

@@ -44,6 +44,15 @@ struct sfc_nf_type {
 	/* A fresh object, and its XDP entry program's name. */
 	struct bpf_object *(*open)(void);
 	const char *prog_name;
+	/*
+	 * Optional: a second program of the object that wants every final
+	 * verdict of the packets its function arms it for (sfc_pkt.hook). The
+	 * runtime puts the hook of the first function, in file order, whose
+	 * type has one into SFC_SLOT_HOOK and sets that object's rodata
+	 * sfc_hook_owner to 1; the other functions of such types run without
+	 * their hook (not loaded) and must not arm it.
+	 */
+	const char *hook_prog_name;
 	/* Optional: set rodata on the opened object before load. */
 	int (*prepare)(struct bpf_object *obj, const void *cfg);
 	/* Optional: write runtime config into the pinned maps. */

@@ -465,6 +465,7 @@ const struct sfc_nf_type sfc_nf_flowmon = {
 	.dump = flowmon_dump,
 	.open = flowmon_open,
 	.prog_name = "sfc_flowmon",
+	.hook_prog_name = "sfc_flowmon_vh",
 	.prepare = flowmon_prepare,
 	.configure = flowmon_configure,
 };

@@ -15,6 +15,13 @@
  * agent's counters are read, a new generation keeps the table, and a table
  * of 8 entries takes 200 flows, evictions derived right.
  *
+ * Last, the final verdicts through the chain's verdict hook, on a chain of
+ * its own with a firewall and egress redirect: forwarded, passed and
+ * dropped (by which function) flows with the monitor before and behind the
+ * firewall, in both directions, IPv4 and IPv6; an empty hook slot without a
+ * monitor; a packet the monitor did not account leaves the last flow alone;
+ * a second monitor records nothing.
+ *
  * Usage: test_flowmon [SFCCTL]	(default: ../../loader/sfcctl from here)
  * Needs root (BPF, netns): prints SKIP and exits 77 without it.
  */
@@ -367,12 +374,16 @@ static void model_packet(const struct sfc_flow_key *k, uint64_t len, uint8_t fla
 
 /* ---- reading back ------------------------------------------------------- */
 
-static void counters(uint64_t c[SFC_FLOWMON_MAX])
+/* The data path's counters of flowmon fn of chain, summed over the CPUs. */
+static void counters_of(const char *chain, const char *fn, uint64_t c[SFC_FLOWMON_MAX])
 {
 	uint64_t vals[ncpu];
+	char p[256];
 	__u32 k;
-	int fd = pin_get("sfc_flowmon_stats"), i;
+	int fd, i;
 
+	snprintf(p, sizeof(p), "%s/%s/nf/%s/sfc_flowmon_stats", root, chain, fn);
+	fd = bpf_obj_get(p);
 	memset(c, 0, sizeof(uint64_t) * SFC_FLOWMON_MAX);
 	CHECK(fd >= 0, "sfc_flowmon_stats pin: %s", strerror(errno));
 	if (fd < 0)
@@ -384,6 +395,11 @@ static void counters(uint64_t c[SFC_FLOWMON_MAX])
 			c[k] += vals[i];
 	}
 	close(fd);
+}
+
+static void counters(uint64_t c[SFC_FLOWMON_MAX])
+{
+	counters_of(CHAIN, FN, c);
 }
 
 /* One flow of the pinned table, summed over the CPUs as the ABI says. */
@@ -420,6 +436,8 @@ static unsigned int read_table(struct got_flow *out, unsigned int max)
 				v->last_ns = vals[i].last_ns;
 			v->tcp_flags |= vals[i].tcp_flags;
 			v->end |= vals[i].end;
+			v->verdicts |= vals[i].verdicts;
+			v->drop_stage |= vals[i].drop_stage;
 		}
 		n++;
 	}
@@ -456,6 +474,10 @@ static void check_table(const char *what)
 		      what, key_str(&w->k), (unsigned long long)v->first_ns,
 		      (unsigned long long)v->last_ns, (unsigned long long)model.t0,
 		      w->multi ? "<" : "<=", (unsigned long long)model.t1);
+		/* The egress passes everything, and the monitor owns the hook. */
+		CHECK(v->verdicts == SFC_FLOW_V_PASSED && !v->drop_stage,
+		      "%s: flow %s: verdicts 0x%02x, drop stage %u, want passed (0x%02x), 0", what,
+		      key_str(&w->k), v->verdicts, v->drop_stage, SFC_FLOW_V_PASSED);
 	}
 }
 
@@ -713,7 +735,7 @@ static unsigned int count_of(const char *s, const char *sub)
 }
 
 /* The whitespace-separated fields of the line at l. */
-static int fields_of(const char *l, char fields[12][48])
+static int fields_of(const char *l, char fields[16][48])
 {
 	const char *s, *e;
 	int n = 0;
@@ -721,7 +743,7 @@ static int fields_of(const char *l, char fields[12][48])
 	e = strchr(l, '\n');
 	if (!e)
 		e = l + strlen(l);
-	for (s = l; s < e && n < 12;) {
+	for (s = l; s < e && n < 16;) {
 		size_t w;
 
 		while (s < e && *s == ' ')
@@ -736,7 +758,7 @@ static int fields_of(const char *l, char fields[12][48])
 }
 
 /* The fields of the first table line that has `has`. */
-static int row_of(const char *out, const char *has, char fields[12][48])
+static int row_of(const char *out, const char *has, char fields[16][48])
 {
 	const char *l = out ? strstr(out, has) : NULL;
 
@@ -750,19 +772,19 @@ static int row_of(const char *out, const char *has, char fields[12][48])
 /* How many table lines have value in column col. */
 static unsigned int rows_with(const char *out, int col, const char *value)
 {
-	char f[12][48];
+	char f[16][48];
 	unsigned int n = 0;
 	const char *l;
 
 	for (l = out; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL)
-		if (fields_of(l, f) == 12 && !strcmp(f[col], value))
+		if (fields_of(l, f) == 13 && !strcmp(f[col], value))
 			n++;
 	return n;
 }
 
 static void test_sfcctl(void)
 {
-	char f[12][48], *out, want[256];
+	char f[16][48], *out, want[256];
 	int st;
 
 	if (access(sfcctl, X_OK)) {
@@ -780,12 +802,15 @@ static void test_sfcctl(void)
 	CHECK(count_of(out, "\n") == 5 + model.n, "sfcctl flows: %u lines, want %u",
 	      count_of(out, "\n"), 5 + model.n);
 	/* 10.0.0.3 -> 10.0.0.2 udp 5353 -> 53: 14 + 20 + 8 bytes */
-	CHECK(row_of(out, "10.0.0.3 ", f) == 12 && !strcmp(f[0], "fwd") && !strcmp(f[1], "udp") &&
+	CHECK(row_of(out, "10.0.0.3 ", f) == 13 && !strcmp(f[0], "fwd") && !strcmp(f[1], "udp") &&
 	      !strcmp(f[3], "5353") && !strcmp(f[4], "10.0.0.2") && !strcmp(f[5], "53") &&
 	      !strcmp(f[6], "-") && !strcmp(f[7], "1") && !strcmp(f[8], "42") &&
-	      !strcmp(f[11], "-"), "sfcctl flows: the udp row from 10.0.0.3");
+	      !strcmp(f[11], "-") && !strcmp(f[12], "passed"),
+	      "sfcctl flows: the udp row from 10.0.0.3");
+	CHECK(rows_with(out, 12, "passed") == model.n, "sfcctl flows: %u rows passed, want %u",
+	      rows_with(out, 12, "passed"), model.n);
 	/* 2001:db8::2 -> ::1 port unreachable, type 1 code 4 */
-	CHECK(row_of(out, " 1/4 ", f) == 12 && !strcmp(f[0], "rev") && !strcmp(f[1], "icmpv6") &&
+	CHECK(row_of(out, " 1/4 ", f) == 13 && !strcmp(f[0], "rev") && !strcmp(f[1], "icmpv6") &&
 	      !strcmp(f[2], "2001:db8::2") && !strcmp(f[3], "-") && !strcmp(f[4], "2001:db8::1"),
 	      "sfcctl flows: the ICMPv6 unreachable row");
 	CHECK(rows_with(out, 6, "100") == 2, "sfcctl flows: %u rows on VLAN 100, want 2",
@@ -806,8 +831,9 @@ static void test_sfcctl(void)
 			    "\"src\":\"2001:db8::2\",\"src_port\":80,\"dst\":\"2001:db8::1\","
 			    "\"dst_port\":40000,\"vlan\":0,\"packets\":3,\"bytes\":1222,"),
 	      "sfcctl -j flows --top 1: %s", out ? out : "");
-	CHECK(out && strstr(out, "\"tcp_flags\":[\"syn\",\"rst\",\"psh\",\"ack\"],\"end\":[\"rst\"]}"),
-	      "sfcctl -j flows: flags and end: %s", out ? out : "");
+	CHECK(out && strstr(out, "\"tcp_flags\":[\"syn\",\"rst\",\"psh\",\"ack\"],\"end\":[\"rst\"],"
+			    "\"verdicts\":[\"passed\"],\"dropped_by\":null}"),
+	      "sfcctl -j flows: flags, end and verdicts: %s", out ? out : "");
 	free(out);
 
 	/* The most packets: the client's side of 40000 (5), IPv6 (more bytes) first. */
@@ -1181,6 +1207,338 @@ static void test_lru(void)
 	free(out);
 }
 
+/* ---- final verdicts --------------------------------------------------- */
+
+/*
+ * The verdict hook: a chain of its own (egress redirect to tap with a next
+ * hop MAC, so that allowed forward packets are XDP_REDIRECT and reverse ones,
+ * which the FIB of the test's netns cannot route, XDP_PASS), with a firewall
+ * that drops UDP to port 9 and TCP SYN+FIN, next to one or two monitors.
+ */
+#define VCHAIN "fmv"
+#define FW_CFG "{defaultAction: allow, rules: [{action: drop, protocol: udp, dstPort: 9}, " \
+	       "{action: drop, protocol: tcp, tcpFlags: {set: [syn, fin]}}]}"
+#define FN_FW "    - {name: fw, type: firewall, config: " FW_CFG "}\n"
+#define FN_MON(name, cfg) "    - {name: " name ", type: flowmon, config: " cfg "}\n"
+
+static int vapply(const char *functions, enum sfc_apply_result want)
+{
+	struct sfc_apply_opts o = { .sz = sizeof(o), .netns = ns, .pin_root = root };
+	enum sfc_apply_result res = SFC_APPLY_UNCHANGED;
+	struct sfc_chain_spec *sp;
+	struct sfc_diag d = {};
+	char text[2048], buf[1024];
+	int n, err;
+
+	n = snprintf(text, sizeof(text),
+		     "apiVersion: sfc/v1alpha1\n"
+		     "kind: Chain\n"
+		     "metadata: {name: " VCHAIN "}\n"
+		     "spec:\n"
+		     "  interface: ta\n"
+		     "  egress: {action: redirect, interface: tap, nextHopMac: 02:00:00:00:00:02}\n"
+		     "  functions:\n%s", functions);
+	sp = sfc_chain_spec__parse_string(VCHAIN ".yaml", text, n, &d);
+	err = sp ? sfc_chain__apply(sp, &o, &res, &d) : -EINVAL;
+	sfc_chain_spec__free(sp);
+	sfc_diag__format(&d, buf, sizeof(buf));
+	CHECK(!err && res == want, "verdicts: apply %s: %s, want %s", functions,
+	      err ? buf : sfc_apply_result__str(res), sfc_apply_result__str(want));
+	return err || res != want ? -1 : 0;
+}
+
+static int vrun(const struct pk *p, int fam)
+{
+	static uint8_t out[PKT_MAX + 256];
+	uint8_t frame[PKT_MAX];
+	size_t len = build(p, fam, frame);
+	char path[256];
+	int fd, err;
+	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = frame, .data_size_in = len, .data_out = out,
+		    .data_size_out = sizeof(out), .repeat = 1);
+
+	snprintf(path, sizeof(path), "%s/" VCHAIN "/%s", root, p->rev ? "root_rev" : "root_fwd");
+	fd = bpf_obj_get(path);
+	if (fd < 0)
+		return -errno;
+	err = bpf_prog_test_run_opts(fd, &o);
+	close(fd);
+	return err ? -errno : (int)o.retval;
+}
+
+/* A flow of flowmon fn of the verdict chain as the library reads it. */
+static bool vflow(const char *fn, const struct pk *p, int fam, struct sfc_flow_entry *out)
+{
+	struct sfc_flow_table *t = NULL;
+	struct sfc_flow_key k;
+	bool found = false;
+	size_t i;
+	int err;
+
+	key_of(p, fam, &k);
+	err = sfc_flowmon__flows(VCHAIN, fn, root, &t);
+	CHECK(!err, "verdicts: sfc_flowmon__flows %s: %s", fn, strerror(-err));
+	for (i = 0; !err && i < t->n_flows && !found; i++) {
+		const struct sfc_flow_entry *e = &t->flows[i];
+
+		if (e->dir != k.dir || e->family != k.family || e->proto != k.proto ||
+		    e->sport != ntohs(k.sport) || e->dport != ntohs(k.dport) ||
+		    memcmp(e->src, k.src, 16) || memcmp(e->dst, k.dst, 16))
+			continue;
+		*out = *e;
+		found = true;
+	}
+	sfc_flow_table__free(t);
+	return found;
+}
+
+static void want_verdict(const char *what, const char *fn, const struct pk *p, int fam,
+			 uint8_t verdicts, const char *dropped_by)
+{
+	struct sfc_flow_entry e;
+
+	if (!vflow(fn, p, fam, &e)) {
+		CHECK(0, "%s [IPv%d]: no flow in %s", what, fam, fn);
+		return;
+	}
+	CHECK(e.verdicts == verdicts && !strcmp(e.dropped_by, dropped_by),
+	      "%s [IPv%d]: %s has verdicts 0x%02x dropped by \"%s\", want 0x%02x \"%s\"", what,
+	      fam, fn, e.verdicts, e.dropped_by, verdicts, dropped_by);
+}
+
+static void want_no_flow(const char *what, const char *fn, const struct pk *p, int fam)
+{
+	struct sfc_flow_entry e;
+
+	CHECK(!vflow(fn, p, fam, &e), "%s [IPv%d]: %s has a flow, want none", what, fam, fn);
+}
+
+/* Send p n times; every verdict must be want. */
+static void vsend(const char *what, const struct pk *p, int fam, unsigned int n, int want)
+{
+	unsigned int i, bad = 0;
+	int ret = want;
+
+	for (i = 0; i < n; i++) {
+		ret = vrun(p, fam);
+		bad += ret != want;
+	}
+	CHECK(!bad, "%s [IPv%d]: %u of %u verdicts not %d (last %d)", what, fam, bad, n, want,
+	      ret);
+}
+
+/* Program id in the live generation's hook slot (0: empty), and of its "hook" pin. */
+static __u32 hook_slot(__u32 *pinned)
+{
+	struct bpf_prog_info info = {};
+	__u32 len = sizeof(info), slot = SFC_SLOT_HOOK, id = 0;
+	struct sfc_chain_status *st = NULL;
+	char p[256];
+	int fd;
+
+	*pinned = 0;
+	if (sfc_chain__status(VCHAIN, root, &st))
+		return 0;
+	snprintf(p, sizeof(p), "%s/" VCHAIN "/gen%u/progs", root, st->generation);
+	fd = bpf_obj_get(p);
+	CHECK(fd >= 0, "verdicts: %s: %s", p, strerror(errno));
+	/* A program array's lookup from userspace gives the program's id. */
+	if (fd >= 0 && bpf_map_lookup_elem(fd, &slot, &id))
+		CHECK(errno == ENOENT, "verdicts: hook slot lookup: %s", strerror(errno));
+	if (fd >= 0)
+		close(fd);
+	snprintf(p, sizeof(p), "%s/" VCHAIN "/gen%u/hook", root, st->generation);
+	fd = bpf_obj_get(p);
+	if (fd >= 0 && !bpf_obj_get_info_by_fd(fd, &info, &len)) {
+		*pinned = info.id;
+		CHECK(!strcmp(info.name, "sfc_flowmon_vh"), "verdicts: the hook is %s", info.name);
+	}
+	if (fd >= 0)
+		close(fd);
+	sfc_chain_status__free(st);
+	return id;
+}
+
+/* Counters of stage name, direction dir. */
+static struct sfc_stage_stats vstage(const char *name, int dir)
+{
+	struct sfc_stage_stats z = {};
+	struct sfc_chain_status *st = NULL;
+	unsigned int i;
+
+	if (sfc_chain__status(VCHAIN, root, &st))
+		return z;
+	for (i = 0; i < st->n_stages; i++)
+		if (!strcmp(st->stages[i].name, name))
+			z = st->stages[i].stats[dir];
+	sfc_chain_status__free(st);
+	return z;
+}
+
+static void test_verdicts(void)
+{
+	const struct pk ok = { .sport = 5353, .dport = 53 };
+	const struct pk to9 = { .sport = 5353, .dport = 9 };
+	const struct pk ack = { TCP, .sport = 40000, .dport = 80, .flags = TCP_ACK };
+	const struct pk synfin = { TCP, .sport = 40000, .dport = 80, .flags = TCP_SYN | TCP_FIN };
+	const struct pk rev_ok = { .rev = true, .sport = 53, .dport = 5353 };
+	const struct pk rev_to9 = { .rev = true, .sport = 53, .dport = 9 };
+	const struct pk ok2 = { .sport = 7000, .dport = 53 };
+	const struct pk to9_2 = { .sport = 7000, .dport = 9 };
+	const struct pk rev_ok2 = { .rev = true, .sport = 7000, .dport = 53 };
+	const struct pk rev_to9_2 = { .rev = true, .sport = 7000, .dport = 9 };
+	const struct pk to9_3 = { .sport = 7001, .dport = 9 };
+	const struct pk ok3 = { .sport = 8000, .dport = 53 };
+	const struct pk rev_ok3 = { .rev = true, .sport = 8000, .dport = 53 };
+	struct sfc_stage_stats fw0, fw1, eg0, eg1;
+	uint64_t before[SFC_FLOWMON_MAX], after[SFC_FLOWMON_MAX];
+	__u32 id, pinned;
+	char *out, f[16][48];
+	int fam, st;
+
+	/* ta is the verdict chain's now. */
+	st = sfc_chain__delete(CHAIN, root, NULL);
+	CHECK(!st, "verdicts: delete %s: %s", CHAIN, strerror(-st));
+
+	/* No flowmon: the hook slot stays empty and the verdicts are the chain's. */
+	if (vapply(FN_FW, SFC_APPLY_CREATED))
+		return;
+	id = hook_slot(&pinned);
+	CHECK(!id && !pinned, "verdicts: a chain without a flowmon has hook %u (pin %u)", id,
+	      pinned);
+	vsend("no monitor: allowed forward", &ok, 4, 1, XDP_REDIRECT);
+	vsend("no monitor: udp to 9", &to9, 4, 1, XDP_DROP);
+	vsend("no monitor: allowed reverse", &rev_ok, 4, 1, XDP_PASS);
+
+	/*
+	 * [mon, fw]: forward, the firewall drops after the monitor has
+	 * counted; reverse, it runs first and the monitor sees only what it
+	 * lets through.
+	 */
+	if (vapply(FN_MON("mon", "{maxFlows: 1024}") FN_FW, SFC_APPLY_SWAPPED))
+		return;
+	id = hook_slot(&pinned);
+	CHECK(id && id == pinned, "verdicts: hook slot %u, the pinned hook %u", id, pinned);
+	fw0 = vstage("fw", 0);
+	eg0 = vstage("egress", 0);
+	for (fam = 4; fam <= 6; fam += 2) {
+		vsend("[mon, fw] allowed forward", &ok, fam, 3, XDP_REDIRECT);
+		vsend("[mon, fw] udp to 9 forward", &to9, fam, 2, XDP_DROP);
+		vsend("[mon, fw] tcp ACK", &ack, fam, 1, XDP_REDIRECT);
+		vsend("[mon, fw] tcp SYN+FIN of the same flow", &synfin, fam, 1, XDP_DROP);
+		vsend("[mon, fw] allowed reverse", &rev_ok, fam, 2, XDP_PASS);
+		vsend("[mon, fw] udp to 9 reverse", &rev_to9, fam, 1, XDP_DROP);
+		want_verdict("[mon, fw] allowed forward", "mon", &ok, fam,
+			     SFC_FLOW_VERDICT_FORWARDED, "");
+		want_verdict("[mon, fw] dropped after the monitor", "mon", &to9, fam,
+			     SFC_FLOW_VERDICT_DROPPED, "fw");
+		want_verdict("[mon, fw] tcp, one packet dropped", "mon", &ack, fam,
+			     SFC_FLOW_VERDICT_FORWARDED | SFC_FLOW_VERDICT_DROPPED, "fw");
+		want_verdict("[mon, fw] allowed reverse, egress passes", "mon", &rev_ok, fam,
+			     SFC_FLOW_VERDICT_PASSED, "");
+		want_no_flow("[mon, fw] dropped before the monitor", "mon", &rev_to9, fam);
+	}
+	/* The hook counts nothing of its own: each packet once, where it ended. */
+	fw1 = vstage("fw", 0);
+	eg1 = vstage("egress", 0);
+	CHECK(fw1.dropped - fw0.dropped == 6 && eg1.forwarded - eg0.forwarded == 8 &&
+	      eg1.packets - eg0.packets == 8,
+	      "verdicts: fw dropped %llu (want 6), egress forwarded %llu of %llu (want 8, 8)",
+	      (unsigned long long)(fw1.dropped - fw0.dropped),
+	      (unsigned long long)(eg1.forwarded - eg0.forwarded),
+	      (unsigned long long)(eg1.packets - eg0.packets));
+
+	out = run_sfcctl(&st, "flows " VCHAIN);
+	CHECK(st == 0 && row_of(out, "10.0.0.1 ", f) && rows_with(out, 12, "forwarded") == 2 &&
+	      rows_with(out, 12, "passed") == 2 && count_of(out, "  dropped by fw\n") == 2 &&
+	      count_of(out, "  mixed: forwarded, dropped by fw\n") == 2,
+	      "verdicts: sfcctl flows:\n%s", out ? out : "");
+	free(out);
+	out = run_sfcctl(&st, "-j flows " VCHAIN);
+	CHECK(st == 0 && count_of(out, "\"verdicts\":[\"forwarded\"],\"dropped_by\":null}") == 2 &&
+	      count_of(out, "\"verdicts\":[\"dropped\"],\"dropped_by\":\"fw\"}") == 2 &&
+	      count_of(out, "\"verdicts\":[\"forwarded\",\"dropped\"],\"dropped_by\":\"fw\"}") == 2 &&
+	      count_of(out, "\"verdicts\":[\"passed\"],\"dropped_by\":null}") == 2,
+	      "verdicts: sfcctl -j flows: %s", out ? out : "");
+	free(out);
+
+	/*
+	 * A packet the monitor does not account must not be taken for the
+	 * last one it did (the entry disarms the hook for every packet):
+	 * with 1 in 65535 a dropped packet leaves the forwarded flow, the
+	 * last one accounted, as it was.
+	 */
+	vsend("[mon, fw] allowed forward, last accounted", &ok, 4, 1, XDP_REDIRECT);
+	if (vapply(FN_MON("mon", "{maxFlows: 1024, sampling: 65535}") FN_FW, SFC_APPLY_CONFIG))
+		return;
+	counters_of(VCHAIN, "mon", before);
+	vsend("[mon, fw] udp to 9, not sampled", &to9_3, 4, 1, XDP_DROP);
+	counters_of(VCHAIN, "mon", after);
+	if (after[SFC_FLOWMON_SAMPLED] == before[SFC_FLOWMON_SAMPLED]) {
+		want_verdict("after an unsampled drop", "mon", &ok, 4, SFC_FLOW_VERDICT_FORWARDED,
+			     "");
+		want_no_flow("an unsampled drop", "mon", &to9_3, 4);
+	} else {
+		printf("note: a packet was drawn at 1 in 65535; the unsampled-drop check is skipped\n");
+	}
+
+	/*
+	 * [fw, mon], reordered: reverse, the monitor counts first and the
+	 * firewall drops after it. Flows recorded before keep their dropper:
+	 * it is named by stage id, which the reorder keeps.
+	 */
+	if (vapply(FN_FW FN_MON("mon", "{maxFlows: 1024}"), SFC_APPLY_SWAPPED))
+		return;
+	want_verdict("recorded before the reorder", "mon", &to9, 4, SFC_FLOW_VERDICT_DROPPED, "fw");
+	for (fam = 4; fam <= 6; fam += 2) {
+		vsend("[fw, mon] allowed forward", &ok2, fam, 1, XDP_REDIRECT);
+		vsend("[fw, mon] udp to 9 forward", &to9_2, fam, 1, XDP_DROP);
+		vsend("[fw, mon] allowed reverse", &rev_ok2, fam, 1, XDP_PASS);
+		vsend("[fw, mon] udp to 9 reverse", &rev_to9_2, fam, 2, XDP_DROP);
+		want_verdict("[fw, mon] allowed forward", "mon", &ok2, fam,
+			     SFC_FLOW_VERDICT_FORWARDED, "");
+		want_no_flow("[fw, mon] dropped before the monitor", "mon", &to9_2, fam);
+		want_verdict("[fw, mon] allowed reverse", "mon", &rev_ok2, fam,
+			     SFC_FLOW_VERDICT_PASSED, "");
+		want_verdict("[fw, mon] reverse, dropped after the monitor", "mon", &rev_to9_2, fam,
+			     SFC_FLOW_VERDICT_DROPPED, "fw");
+	}
+
+	/* Two monitors: only the first in file order records verdicts. */
+	if (vapply(FN_MON("mon", "{maxFlows: 1024}") FN_FW FN_MON("mon2", "{maxFlows: 1024}"),
+		   SFC_APPLY_SWAPPED))
+		return;
+	vsend("[mon, fw, mon2] allowed forward", &ok3, 4, 1, XDP_REDIRECT);
+	vsend("[mon, fw, mon2] allowed reverse", &rev_ok3, 4, 1, XDP_PASS);
+	want_verdict("[mon, fw, mon2] forward", "mon", &ok3, 4, SFC_FLOW_VERDICT_FORWARDED, "");
+	want_verdict("[mon, fw, mon2] reverse", "mon", &rev_ok3, 4, SFC_FLOW_VERDICT_PASSED, "");
+	want_verdict("[mon, fw, mon2] forward, second monitor", "mon2", &ok3, 4, 0, "");
+	want_verdict("[mon, fw, mon2] reverse, second monitor", "mon2", &rev_ok3, 4, 0, "");
+	out = run_sfcctl(&st, "flows " VCHAIN " mon2");
+	CHECK(st == 0 && rows_with(out, 12, "-") == 2, "verdicts: sfcctl flows mon2:\n%s",
+	      out ? out : "");
+	free(out);
+
+	/*
+	 * The second monitor must not arm the hook: reverse, it counts a
+	 * packet the first one does not draw, and the firewall drops it. The
+	 * hook would take the first monitor's last flow for it.
+	 */
+	if (vapply(FN_MON("mon", "{maxFlows: 1024, sampling: 65535}") FN_FW
+		   FN_MON("mon2", "{maxFlows: 1024}"), SFC_APPLY_CONFIG))
+		return;
+	counters_of(VCHAIN, "mon", before);
+	vsend("[mon, fw, mon2] reverse udp to 9", &rev_to9_2, 4, 1, XDP_DROP);
+	counters_of(VCHAIN, "mon", after);
+	if (after[SFC_FLOWMON_SAMPLED] == before[SFC_FLOWMON_SAMPLED]) {
+		want_verdict("a drop only the second monitor counted", "mon", &rev_ok3, 4,
+			     SFC_FLOW_VERDICT_PASSED, "");
+		want_verdict("a drop only the second monitor counted", "mon2", &rev_to9_2, 4, 0, "");
+	} else {
+		printf("note: a packet was drawn at 1 in 65535; the second-monitor check is skipped\n");
+	}
+}
+
 static void find_sfcctl(int argc, char **argv)
 {
 	char exe[PATH_MAX];
@@ -1224,5 +1582,6 @@ int main(int argc, char **argv)
 	test_agent_counters();
 	test_many_flows();
 	test_lru();
+	test_verdicts();
 	TEST_DONE();
 }

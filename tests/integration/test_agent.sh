@@ -5,7 +5,8 @@
 # the lab, the collector on the host's loopback:
 #  - UDP (IPv4 forward, IPv6 reverse) and a TCP transfer with FIN, exported
 #    over IPFIX/UDP to nfdump's nfcapd: nfdump reports exactly the packets
-#    and IP bytes that were sent;
+#    and IP bytes that were sent, also of a reverse flow the firewall drops
+#    after the monitor counted it;
 #  - the metrics pages (--metrics and the flowmon's prometheus.listen) pass
 #    `promtool check metrics`, and their counters equal `sfcctl -j stats`;
 #  - kill -9 of the agent in the middle of a flow: packets keep flowing, and
@@ -15,8 +16,9 @@
 #    leaves the table until the collector is back and has it;
 #  - IPFIX over TCP to a collector written here (it checks the message
 #    headers and sequence numbers): templates, both families, flowEndReason
-#    idle, active and end of flow, flowDirection, timestamps; the collector
-#    going away is counted, not fatal.
+#    idle, active and end of flow, flowDirection, timestamps,
+#    forwardingStatus (forwarded; dropped by the firewall: ACL deny); the
+#    collector going away is counted, not fatal.
 # The agent uses a pin root of its own, so that an agent running on the host
 # (systemd) does not take the test's flows.
 # shellcheck source=tests/integration/lib.sh
@@ -142,20 +144,35 @@ nfcapd_stop() {
 	NFCAPD_PID=
 }
 
-# nf_flow DIR PROTO SPORT DPORT: "packets bytes flows flags dirs" of the
-# records nfcapd stored for that 5-tuple's ports, summed.
+# nf_flow DIR PROTO SPORT DPORT: "packets bytes flows flags dirs fwds" of
+# the records nfcapd stored for that 5-tuple's ports, summed (fwds: the
+# forwarding status values).
 nf_flow() {
 	nfdump -R "$1" -o csv 2>/dev/null | python3 -c '
 import csv, sys
 proto, sport, dport = sys.argv[1:4]
-pk = by = n = 0; flags = set(); dirs = set()
+pk = by = n = 0; flags = set(); dirs = set(); fwds = set()
 for r in csv.DictReader(sys.stdin):
     if r.get("pr") is None or r["ts"] in ("", "Summary"):
         break
     if r["pr"] == proto and r["sp"] == sport and r["dp"] == dport:
         pk += int(r["ipkt"]); by += int(r["ibyt"]); n += 1
-        flags.update(c for c in r["flg"] if c != "."); dirs.add(r["dir"])
-print(pk, by, n, "".join(sorted(flags)) or "-", ",".join(sorted(dirs)))' "$2" "$3" "$4"
+        flags.update(c for c in r["flg"] if c != "."); dirs.add(r["dir"]); fwds.add(r["fwd"])
+print(pk, by, n, "".join(sorted(flags)) or "-", ",".join(sorted(dirs)),
+      ",".join(sorted(fwds)))' "$2" "$3" "$4"
+}
+
+# nf_has_fwd DIR: does nfcapd store forwardingStatus (IE 89) from IPFIX?
+# nfdump 1.7.1 (Debian 12) decodes the element but keeps 0.
+nf_has_fwd() {
+	nfdump -R "$1" -o csv 2>/dev/null | python3 -c '
+import csv, sys
+for r in csv.DictReader(sys.stdin):
+    if r.get("pr") is None or r["ts"] in ("", "Summary"):
+        break
+    if r["fwd"] not in ("", "0"):
+        sys.exit(0)
+sys.exit(1)'
 }
 
 # nf_sport DIR PROTO DPORT: the source port of the flow to DPORT (seqgen
@@ -227,20 +244,35 @@ s.close()' "$SERVER4")
 read -r tcp_port tcp_segs tcp_payload <<<"$tcp_out"
 ok "TCP transfer: port $tcp_port, $tcp_segs segments, $tcp_payload payload bytes"
 
+# Reverse, the functions run in reverse order: the monitor counts these, then
+# the firewall drops them (UDP to port 9).
+check "send 50 UDP datagrams server -> client port 9 (reverse, dropped by fw)" in_ns server \
+	"$SEQGEN" send --dst "$CLIENT4" --port 9 --count 50 --rate 5000 --size 100
+
 check "the flows are expired and exported (table empty)" wait_for 15 flows_empty
 sleep 3 # nfcapd rotates its file every 2 s
 # seqgen picks its source port: the flows are found by their destination port
 udp4=$(nf_sport "$TEST_TMP/nf1" udp 5001)
-read -r pk by n fl dirs <<<"$(nf_flow "$TEST_TMP/nf1" UDP "$udp4" 5001)"
+read -r pk by n fl dirs fwd4 <<<"$(nf_flow "$TEST_TMP/nf1" UDP "$udp4" 5001)"
 is "$pk" $((1000 + SEQ_END)) "nfdump: IPv4 UDP flow has every packet sent ($pk)"
 is "$by" $(((1000 + SEQ_END) * (200 + 28))) "nfdump: and its IP bytes (200 + 28 each)"
 is "$dirs" 0 "nfdump: flowDirection 0 (forward, ingress)"
 udp6=$(nf_sport "$TEST_TMP/nf1" udp 5002)
-read -r pk by n fl dirs <<<"$(nf_flow "$TEST_TMP/nf1" UDP "$udp6" 5002)"
+read -r pk by n fl dirs fwd6 <<<"$(nf_flow "$TEST_TMP/nf1" UDP "$udp6" 5002)"
 is "$pk" $((300 + SEQ_END)) "nfdump: IPv6 UDP flow (reverse) has every packet sent ($pk)"
 is "$by" $(((300 + SEQ_END) * (100 + 48))) "nfdump: and its IP bytes (100 + 48 each)"
 is "$dirs" 1 "nfdump: flowDirection 1 (reverse, egress)"
-read -r pk by n fl dirs <<<"$(nf_flow "$TEST_TMP/nf1" TCP "$tcp_port" 5003)"
+udp9=$(nf_sport "$TEST_TMP/nf1" udp 9)
+read -r pk by n fl dirs fwd9 <<<"$(nf_flow "$TEST_TMP/nf1" UDP "$udp9" 9)"
+is "$pk" $((50 + SEQ_END)) "nfdump: the reverse flow the firewall dropped was counted ($pk)"
+is "$dirs" 1 "nfdump: and it is reverse (egress)"
+if nf_has_fwd "$TEST_TMP/nf1"; then
+	is "$fwd4 $fwd6 $fwd9" "64 64 129" \
+		"nfdump: forwardingStatus forwarded (64) twice, dropped by the firewall (129)"
+else
+	echo "note: $(nfdump -V) keeps no forwardingStatus from IPFIX; section 5 checks it"
+fi
+read -r pk by n fl dirs _ <<<"$(nf_flow "$TEST_TMP/nf1" TCP "$tcp_port" 5003)"
 is "$pk" "$tcp_segs" "nfdump: TCP client -> server has every segment sent ($pk)"
 check "nfdump: TCP bytes = payload + 40..60 bytes of headers per segment ($by)" \
 	test "$by" -ge $((tcp_payload + 40 * tcp_segs)) -a "$by" -le $((tcp_payload + 60 * tcp_segs))
@@ -255,7 +287,7 @@ check "promtool check metrics: the --metrics page" promtool check metrics <"$TES
 check "promtool check metrics: the chain's page" promtool check metrics <"$TEST_TMP/chain.prom"
 for f in sfc_stage_packets_total sfc_firewall_verdict_packets_total sfc_flowmon_flows_max \
 	sfc_flowmon_evictions_total sfc_flowmon_export_errors_total \
-	sfc_flowmon_exported_records_total; do
+	sfc_flowmon_exported_records_total sfc_flowmon_flows_by_verdict; do
 	check "metric $f is served" grep -q "^$f{" "$TEST_TMP/chain.prom"
 done
 check "the --metrics page has the chain's stages" \
@@ -304,7 +336,7 @@ is "$(json_num "$SEQ_RESULT" lost)" 0 "no packet lost while the agent was down"
 check "the flow is expired" wait_for 15 flows_empty
 sleep 3
 udp=$(nf_sport "$TEST_TMP/nf1" udp 5004)
-read -r pk by n fl dirs <<<"$(nf_flow "$TEST_TMP/nf1" UDP "$udp" 5004)"
+read -r pk by n fl dirs _ <<<"$(nf_flow "$TEST_TMP/nf1" UDP "$udp" 5004)"
 is "$pk" $((1800 + SEQ_END)) "across the SIGKILL nothing lost, nothing twice ($n records)"
 is "$by" $(((1800 + SEQ_END) * 328)) "and the bytes too"
 
@@ -339,7 +371,7 @@ nfcapd_start "$TEST_TMP/nf2"
 check "collector back: the flows go out (after the backoff)" wait_for 40 flows_empty
 sleep 3
 udp=$(nf_sport "$TEST_TMP/nf2" udp 5005)
-read -r pk by n fl dirs <<<"$(nf_flow "$TEST_TMP/nf2" UDP "$udp" 5005)"
+read -r pk by n fl dirs _ <<<"$(nf_flow "$TEST_TMP/nf2" UDP "$udp" 5005)"
 is "$pk" $((500 + SEQ_END)) "collector back: it gets every packet of the flow kept for it"
 is "$by" $(((500 + SEQ_END) * 428)) "and the bytes"
 
@@ -415,7 +447,11 @@ s.bind(("0.0.0.0", 5007)); s.listen(1)
 c, _ = s.accept()
 while c.recv(65536): pass
 c.close()' &
-sleep 0.3
+# Listening before the client connects, however long python takes to start.
+for _ in $(seq 100); do
+	in_ns server ss -Hltn 'sport = :5007' | grep -q . && break
+	sleep 0.1
+done
 check "TCP connection with FIN" in_ns client python3 -c '
 import socket, sys
 s = socket.create_connection((sys.argv[1], 5007)); s.sendall(b"y" * 5000)
@@ -426,6 +462,8 @@ seqgen_recv_start server 5008 --expect 1200 --timeout 3
 in_ns client "$SEQGEN" send --dst "$SERVER4" --port 5008 --count 1200 --rate 200 \
 	--size 64 >/dev/null
 seqgen_recv_wait
+check "UDP server -> client port 9 (reverse: counted, then dropped by fw)" in_ns server \
+	"$SEQGEN" send --dst "$CLIENT4" --port 9 --count 20 --rate 5000 --size 64
 check "every flow exported over TCP" wait_for 15 flows_empty
 t1=$(date +%s%3N)
 python3 - "$TEST_TMP/tcp.jsonl" "$t0" "$t1" "$SERVER4" "$SERVER6" >"$TEST_TMP/tcp.check" 2>&1 <<'EOF'
@@ -435,7 +473,7 @@ t0, t1, server4, server6 = int(sys.argv[2]), int(sys.argv[3]), sys.argv[4], sys.
 bad = [r for r in recs if "problem" in r]
 assert not bad, bad
 tmpl = {r["template"]: r["ies"] for r in recs if "ies" in r}
-common = [7, 11, 4, 6, 1, 2, 152, 153, 58, 61, 136]
+common = [7, 11, 4, 6, 1, 2, 152, 153, 58, 61, 136, 89]
 assert tmpl[256] == [8, 12] + common, tmpl
 assert tmpl[257] == [27, 28] + common, tmpl
 data = [r for r in recs if "1" in r]
@@ -448,10 +486,16 @@ u = flows(5006, 17)
 assert sum(r["2"] for r in u) == 103 and sum(r["1"] for r in u) == 103 * 92, u
 assert {r["136"] for r in u} == {1}, ("idle", u)          # idle timeout
 assert {r["61"] for r in u} == {0}, u                     # forward: ingress
+assert {r["89"] for r in u} == {64}, ("forwarded", u)     # forwardingStatus
 t = flows(5007, 6)
 assert t and t[-1]["136"] == 3 and t[-1]["6"] & 0x01, ("end of flow", t)
+assert {r["89"] for r in t} == {64}, ("forwarded", t)
 back = [r for r in data if r["7"] == 5007 and r["4"] == 6]
 assert back and {r["61"] for r in back} == {1}, ("reverse: egress", back)
+assert {r["89"] for r in back} == {64}, ("reverse, forwarded", back)
+d = flows(9, 17)
+assert sum(r["2"] for r in d) == 23 and {r["61"] for r in d} == {1}, ("reverse to port 9", d)
+assert {r["89"] for r in d} == {129}, ("dropped by the firewall: ACL deny", d)
 l = flows(5008, 17)
 assert sum(r["2"] for r in l) == 1203, l
 assert 2 in {r["136"] for r in l} and l[-1]["136"] == 1, ("active, then idle", l)

@@ -20,8 +20,9 @@
 /*
  * Tail-call budget. The kernel allows 33 tail calls per packet
  * (MAX_TAIL_CALL_CNT). A packet takes root -> entry -> NF 1..n -> egress,
- * that is n + 2 tail calls; one is kept in reserve for an NF that splits
- * itself into two programs.
+ * that is n + 2 tail calls; the 33rd is the verdict hook's (SFC_SLOT_HOOK),
+ * reached from the stage that decides the packet's fate, at most the egress.
+ * So no function may split itself into two programs.
  */
 #define SFC_MAX_FUNCTIONS 30
 
@@ -34,7 +35,18 @@
  */
 #define SFC_DIR_SLOTS (SFC_MAX_FUNCTIONS + 2)
 #define SFC_SLOT_EGRESS (SFC_DIR_SLOTS - 1)
-#define SFC_PROG_SLOTS (2 * SFC_DIR_SLOTS)
+/*
+ * The verdict hook, after both directions: the program a function asked to
+ * see every final verdict with (a flow monitor recording which verdict each
+ * flow got), or empty. A stage that ends a packet whose sfc_pkt.hook is set
+ * stores the action in sfc_pkt.verdict and tail-calls this slot; the hook
+ * returns sfc_pkt.verdict. One per generation: the runtime fills it with the
+ * hook of the first function, in file order, whose type has one. The program
+ * array is created for each generation, so adding the slot changed no
+ * pinned map.
+ */
+#define SFC_SLOT_HOOK (2 * SFC_DIR_SLOTS)
+#define SFC_PROG_SLOTS (2 * SFC_DIR_SLOTS + 1)
 
 enum sfc_dir {
 	SFC_DIR_FWD = 0,	/* arrived on spec.interface */
@@ -103,14 +115,17 @@ struct sfc_pkt {
 	__u8 ttl;		/* TTL or hop limit */
 	__be16 sport;		/* TCP/UDP ports; ICMP echo id in sport */
 	__be16 dport;
-	__u16 pad1;
+	__u8 verdict_stage;	/* runtime: stage id that set verdict */
+	__u8 pad1;
 	__be32 src[4];		/* IPv4 address in src[0] */
 	__be32 dst[4];
 	__u32 len;		/* frame length when the entry saw it */
 	/* chain state, owned by the runtime */
 	__u8 dir;		/* enum sfc_dir */
 	__u8 hop;		/* slot being run, within the direction */
-	__u16 pad0;
+	__u8 hook;		/* 1: call SFC_SLOT_HOOK with the final verdict;
+				 * set by a function, reset by the entry */
+	__u8 verdict;		/* XDP action handed to the hook */
 	__u32 mark;		/* free for the functions to pass a note on */
 	__u64 nf_data[2];	/* free for the functions */
 };

@@ -26,9 +26,13 @@
  *   sfc_flowmon_agent	ARRAY [SFC_FLOWMON_AGENT_MAX] __u64: the agent's own
  *			counters (enum sfc_flowmon_agent_counter), written by
  *			the agent only, read by sfcctl flows.
+ *   sfc_flowmon_pending  PERCPU_ARRAY [1]: the data path's own, between the
+ *			monitor and its verdict hook (bpf/nf_flowmon.bpf.c);
+ *			no reader outside it.
  *
- * Who creates them: the first five are declared in bpf/nf_flowmon.bpf.c, so
- * the runtime creates and pins them with the function, sized from the config
+ * Who creates them: the first five, and sfc_flowmon_pending, are declared in
+ * bpf/nf_flowmon.bpf.c, so the runtime creates and pins them with the
+ * function, sized from the config
  * (sfc_flowmon_flows and sfc_flowmon_exported: maxFlows entries each), keeps
  * them across re-applies and removes them with the function (and with
  * anything else in its folder). The agent opens their pins, and creates and
@@ -100,6 +104,18 @@ struct sfc_flow_key {
 #define SFC_FLOW_END_FIN	0x01
 #define SFC_FLOW_END_RST	0x02
 
+/*
+ * sfc_flow.verdicts: what the chain finally did with the flow's accounted
+ * packets, seen through the chain's verdict hook (SFC_SLOT_HOOK) after every
+ * later function and the egress. Only the flowmon that owns the hook (the
+ * first in file order) records them; another one leaves them 0 (unknown),
+ * as does a chain pinned before the hook existed.
+ */
+#define SFC_FLOW_V_FORWARDED	0x01	/* XDP_TX or XDP_REDIRECT */
+#define SFC_FLOW_V_PASSED	0x02	/* XDP_PASS: to the kernel's stack */
+#define SFC_FLOW_V_DROPPED	0x04	/* XDP_DROP */
+#define SFC_FLOW_V_ABORTED	0x08	/* XDP_ABORTED, or an action unknown here */
+
 struct sfc_flow {
 	__u64 packets;		/* sampled packets (see sampling) */
 	__u64 bytes;
@@ -107,7 +123,10 @@ struct sfc_flow {
 	__u64 last_ns;
 	__u8 tcp_flags;		/* OR of the TCP flags seen */
 	__u8 end;		/* SFC_FLOW_END_* */
-	__u8 pad[6];
+	__u8 verdicts;		/* OR of SFC_FLOW_V_* */
+	__u8 drop_stage;	/* stage id (sfc_abi.h) of the stage that last
+				 * dropped a packet of the flow on this CPU; 0 none */
+	__u8 pad[4];
 };
 
 enum sfc_flowmon_counter {

@@ -243,6 +243,12 @@ void sfc_fw_status__free(struct sfc_fw_status *st);
 #define SFC_FLOW_ENDED_FIN	0x01
 #define SFC_FLOW_ENDED_RST	0x02
 
+/* sfc_flow_entry.verdicts: what the chain finally did with the flow's packets */
+#define SFC_FLOW_VERDICT_FORWARDED	0x01	/* sent out (XDP_TX, XDP_REDIRECT) */
+#define SFC_FLOW_VERDICT_PASSED		0x02	/* to the kernel's stack (XDP_PASS) */
+#define SFC_FLOW_VERDICT_DROPPED	0x04
+#define SFC_FLOW_VERDICT_ABORTED	0x08
+
 /* One flow of a flowmon's table, summed over the CPUs. */
 struct sfc_flow_entry {
 	uint8_t dir;			/* 0 forward (spec.interface), 1 reverse */
@@ -256,6 +262,15 @@ struct sfc_flow_entry {
 	uint64_t packets, bytes;	/* accounted (sampled: 1 in sampling) */
 	uint64_t first_ms, last_ms;	/* seen first and last, CLOCK_REALTIME ms */
 	uint64_t first_ns, last_ns;	/* the same as the kernel keeps them, CLOCK_MONOTONIC */
+	/*
+	 * SFC_FLOW_VERDICT_* of the accounted packets, OR over the CPUs; 0:
+	 * unknown (recorded only by the chain's first flowmon). dropped_by:
+	 * the function that dropped them, "egress", "?" (a function no longer
+	 * in the chain), or "" when none was dropped; when several did, the one
+	 * seen on the CPU with the flow's latest packet.
+	 */
+	uint8_t verdicts;
+	char dropped_by[SFC_NAME_MAX + 1];
 };
 
 struct sfc_flow_table {
