@@ -21,6 +21,16 @@
 # Environment (ctest sets the first three): SFCCTL, SEQGEN, SFC_SRC_DIR,
 # LAB_PREFIX.
 #
+# Backends for a load balancer: set LAB_BACKENDS=N (1..32) before lab_up
+# and the lab gets N backend namespaces behind a switch on sfc-out
+# (scripts/lab.sh --backends N). Backend K is namespace ${LAB_PREFIX}bK
+# (in_ns bK ...), at ${BACKEND4[K]} and ${BACKEND6[K]}; the arrays are
+# indexed 1..N (0 is unset), filled by lab_up:
+#
+#	LAB_BACKENDS=3
+#	lab_up
+#	for k in "${!BACKEND4[@]}"; do in_ns "b$k" ping -c1 "$CLIENT4"; done
+#
 # Never run sfcctl under `ip netns exec`: it remounts /sys and hides
 # /sys/fs/bpf. Use in_ns (nsenter --net) or sfcctl's own -n NETNS.
 
@@ -43,6 +53,10 @@ SFC_IN=sfc-in
 SFC_OUT=sfc-out
 CLIENT4=10.10.1.1 SFC_IN4=10.10.1.254 SFC_OUT4=10.10.2.254 SERVER4=10.10.2.1
 CLIENT6=fd00:10:1::1 SFC_IN6=fd00:10:1::fe SFC_OUT6=fd00:10:2::fe SERVER6=fd00:10:2::1
+LAB_BACKENDS=${LAB_BACKENDS:-0}
+NS_BR=${LAB_PREFIX}br
+BACKEND_IF=eth0
+NS_BACKEND=() BACKEND4=() BACKEND6=()
 
 TEST_TMP=$(mktemp -d "${TMPDIR:-/tmp}/sfc-${TEST_NAME}.XXXXXX")
 
@@ -167,12 +181,21 @@ _reap_stale_labs() {
 }
 
 lab_up() {
+	local k args=()
 	[[ $LAB_PREFIX == "t$$-" ]] && _reap_stale_labs
+	[ "$LAB_BACKENDS" -gt 0 ] && args=(--backends "$LAB_BACKENDS")
 	_lab_is_up=1 # even a failed up leaves something for cleanup to remove
-	bash "$LAB_SH" up --prefix "$LAB_PREFIX" || {
-		echo "FAIL - lab up (prefix $LAB_PREFIX)"
+	bash "$LAB_SH" up --prefix "$LAB_PREFIX" "${args[@]}" || {
+		echo "FAIL - lab up (prefix $LAB_PREFIX${args[*]:+ ${args[*]}})"
 		exit 1
 	}
+	# The same addresses as lab.sh's backend_addr4/6.
+	NS_BACKEND=() BACKEND4=() BACKEND6=()
+	for ((k = 1; k <= LAB_BACKENDS; k++)); do
+		NS_BACKEND[k]=${LAB_PREFIX}b$k
+		BACKEND4[k]=10.10.2.$((10 + k))
+		BACKEND6[k]=fd00:10:2::$((10 + k))
+	done
 }
 
 lab_down() {
@@ -180,7 +203,7 @@ lab_down() {
 }
 
 # in_ns NAME CMD...: run CMD in a namespace of this test's lab (client, sfc,
-# server) or any named netns. nsenter --net changes only the network
+# server, br, b1 .. bN) or any named netns. nsenter --net changes only the network
 # namespace, so /sys/fs/bpf stays visible.
 in_ns() {
 	local n=$1
@@ -293,7 +316,8 @@ _descendants() {
 	local f line rest pid ppid found=" $* " more=1
 	local -A parent=()
 	for f in /proc/[0-9]*/stat; do
-		read -r line <"$f" 2>/dev/null || continue
+		# The process may be gone: the redirection fails before 2> applies.
+		{ read -r line <"$f"; } 2>/dev/null || continue
 		pid=${line%% *}
 		rest=${line##*) } # comm may hold spaces and parentheses
 		ppid=${rest#* }
