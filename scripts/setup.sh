@@ -18,9 +18,12 @@ BUILD_PKGS=(cmake make gcc clang llvm pkg-config libbpf-dev libxdp-dev bpftool
 	libelf-dev zlib1g-dev libyaml-dev)
 # run/test: ip/netns/veth (iproute2), nsenter (util-linux), ping, ethtool for the
 # veth offload settings of scripts/lab.sh, traffic and capture tools, xdp-tools
-# for inspecting attachments by hand, valgrind for the unit tests.
+# for inspecting attachments by hand, valgrind for the unit tests, nginx-light
+# for the load balancer test's backends; wrk, haproxy, sysstat (mpstat),
+# softflowd, nftables, conntrack and python3-matplotlib for bench/evnf.
 RUN_PKGS=(iproute2 util-linux iputils-ping ethtool iperf3 tcpdump xdp-tools valgrind python3 groff-base
-	iptables ipset nfdump prometheus libvirt-clients)
+	iptables ipset nfdump prometheus libvirt-clients nginx-light
+	wrk haproxy sysstat softflowd nftables conntrack python3-matplotlib)
 
 BPFFS=/sys/fs/bpf
 VMLINUX_BTF=/sys/kernel/btf/vmlinux
@@ -112,6 +115,18 @@ if [ ${#missing[@]} -gt 0 ]; then
 		exit 1
 	fi
 	msg "packages installed"
+	# Debian starts nginx on port 80 of the host when it installs it. The
+	# tests start their own, one per backend namespace: stop the host's
+	# and keep it from coming back at boot (only when installed here).
+	if [[ " ${missing[*]} " == *" nginx-light "* ]]; then
+		if [ -d /run/systemd/system ]; then
+			systemctl disable --now nginx.service >/dev/null 2>&1 || true
+		else
+			invoke-rc.d nginx stop >/dev/null 2>&1 || true
+			update-rc.d nginx disable >/dev/null 2>&1 || true
+		fi
+		msg "host nginx stopped and disabled (the tests run their own)"
+	fi
 fi
 
 # Pinned chains live in bpffs; the BPF and integration tests need it, the build
