@@ -31,26 +31,20 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
-#include <fcntl.h>
 #include <getopt.h>
-#include <sched.h>
-#include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
-#include <linux/bpf.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include "bench_chain.h"
 #include "bench_stat.h"
 #include "sfc/sfc.h"
 #include "shared/sfc_flow.h"
 #include "fwpkt.h"
 
-#define XDP_PASS_ 2
 #define HIT_DPORT 8443
 #define MISS_DPORT0 1000	/* miss flows: dport MISS_DPORT0 + idx / 65536, sport idx % 65536 */
 
@@ -62,7 +56,6 @@ struct chain {
 	unsigned int sampling, max_flows;	/* 0: passthrough */
 	int root_fd;
 	int stats_fd, flows_fd;	/* flowmon's maps, or -1 */
-	int applied;
 };
 
 struct bcase {
@@ -72,66 +65,15 @@ struct bcase {
 	int prog_fd;
 	int base;		/* the case it is an increment over, or -1 */
 	__u32 next;		/* next miss flow */
-	double a[BENCH_MAX_ROUNDS], b[BENCH_MAX_ROUNDS], w[BENCH_MAX_ROUNDS];	/* w: runs/s */
+	struct bench_samples s;
 };
 
-static char ns[32], pin_root[64];
 static struct chain chains[N_CHAINS];
 static struct bcase cases[16];
 static int n_cases;
 static struct fwpkt pkt;
 static const unsigned char mac_dst[6] = { 0x02, 0, 0, 0, 0, 0x02 };
 static const unsigned char mac_src[6] = { 0x02, 0, 0, 0, 0, 0x01 };
-
-static void cleanup(void)
-{
-	struct sfc_diag d = {};
-	char cmd[256];
-	int i;
-
-	for (i = 0; i < N_CHAINS; i++)
-		if (chains[i].applied)
-			sfc_chain__delete(chains[i].name, pin_root, &d);
-	snprintf(cmd, sizeof(cmd), "ip netns del %s 2>/dev/null; rm -rf %s 2>/dev/null", ns,
-		 pin_root);
-	if (system(cmd))
-		fprintf(stderr, "bench_flowmon: cleanup: %s failed\n", cmd);
-}
-
-static void on_signal(int sig)
-{
-	exit(128 + sig);	/* runs cleanup() */
-}
-
-static void log_cb(enum sfc_log_level level, const char *msg, void *ctx)
-{
-	if (level <= SFC_LOG_WARN)
-		fprintf(stderr, "libsfc: %s\n", msg);
-}
-
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-static int sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int sh(const char *fmt, ...)
-{
-	char cmd[1024];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(cmd, sizeof(cmd), fmt, ap);
-	va_end(ap);
-	if (system(cmd)) {
-		fprintf(stderr, "bench_flowmon: failed: %s\n", cmd);
-		return -1;
-	}
-	return 0;
-}
 
 /* ---- packets and runs ----------------------------------------------------- */
 
@@ -159,27 +101,8 @@ static void set_flow(struct bcase *k, unsigned char *frame)
 /* One test run of the case's next packet; 0 with *duration, or -errno. */
 static int run(struct bcase *k, unsigned char *frame, __u32 repeat, __u32 *duration)
 {
-	unsigned char out[FWPKT_MAX_LEN + 256];
-	LIBBPF_OPTS(bpf_test_run_opts, o,
-		.data_in = frame,
-		.data_size_in = pkt.len,
-		.data_out = out,
-		.data_size_out = sizeof(out),
-		.repeat = repeat);
-
 	set_flow(k, frame);
-	if (bpf_prog_test_run_opts(k->prog_fd, &o)) {
-		int err = -errno;
-
-		fprintf(stderr, "bench_flowmon: %s: test run: %s\n", k->name, strerror(-err));
-		return err;
-	}
-	if (o.retval != XDP_PASS_) {
-		fprintf(stderr, "bench_flowmon: %s: verdict %u, want pass\n", k->name, o.retval);
-		return -EINVAL;
-	}
-	*duration = o.duration;
-	return 0;
+	return bench_test_run(k->name, k->prog_fd, frame, pkt.len, repeat, duration, NULL, NULL);
 }
 
 /* ---- the monitor's maps --------------------------------------------------- */
@@ -214,15 +137,7 @@ static int map_by_name(int prog_fd, const char *name)
 /* A counter of sfc_flowmon_stats summed over the CPUs, or -1. */
 static long long counter(const struct chain *c, __u32 key)
 {
-	static __u64 v[1024];
-	int ncpu = libbpf_num_possible_cpus(), i;
-	long long sum = 0;
-
-	if (c->stats_fd < 0 || ncpu <= 0 || ncpu > 1024 || bpf_map_lookup_elem(c->stats_fd, &key, v))
-		return -1;
-	for (i = 0; i < ncpu; i++)
-		sum += v[i];
-	return sum;
+	return bench_percpu_sum(c->stats_fd, key);
 }
 
 static long count_flows(const struct chain *c)
@@ -250,7 +165,7 @@ static int find_maps(struct chain *c)
 	c->stats_fd = c->flows_fd = -1;
 	if (!c->max_flows)
 		return 0;
-	err = sfc_chain__status(c->name, pin_root, &st);
+	err = sfc_chain__status(c->name, bench_pin_root, &st);
 	if (err)
 		return err;
 	for (i = 0; i < st->n_stages; i++)
@@ -275,65 +190,17 @@ static int find_maps(struct chain *c)
 
 static int apply_chain(struct chain *c)
 {
-	struct sfc_apply_opts o = { .sz = sizeof(o), .netns = ns, .pin_root = pin_root };
-	enum sfc_apply_result res;
-	struct sfc_chain_spec *s;
-	struct sfc_diag d = {};
-	char yaml[1024], fn[256], msg[1200], p[256];
-	double t0 = now_s();
-	int err;
+	char fn[256];
 
 	if (c->max_flows)
 		snprintf(fn, sizeof(fn), "{name: mon, type: flowmon, config: {maxFlows: %u, "
 			 "sampling: %u}}", c->max_flows, c->sampling);
 	else
 		snprintf(fn, sizeof(fn), "{name: pt, type: passthrough}");
-	snprintf(yaml, sizeof(yaml),
-		 "apiVersion: sfc/v1alpha1\nkind: Chain\nmetadata: {name: %s}\n"
-		 "spec:\n  interface: %s\n  egress: {action: pass}\n  functions:\n    - %s\n",
-		 c->name, c->ifname, fn);
-	s = sfc_chain_spec__parse_string(c->name, yaml, strlen(yaml), &d);
-	if (!s) {
-		sfc_diag__format(&d, msg, sizeof(msg));
-		fprintf(stderr, "bench_flowmon: %s\n", msg);
-		return -EINVAL;
-	}
-	if (sh("ip -n %s link add %s type veth peer %sp && ip -n %s link set %s up && "
-	       "ip -n %s link set %sp up", ns, c->ifname, c->ifname, ns, c->ifname, ns,
-	       c->ifname)) {
-		sfc_chain_spec__free(s);
-		return -EIO;
-	}
-	err = sfc_chain__apply(s, &o, &res, &d);
-	sfc_chain_spec__free(s);
-	if (err) {
-		sfc_diag__format(&d, msg, sizeof(msg));
-		fprintf(stderr, "bench_flowmon: apply %s: %s\n", c->name, msg);
-		return err;
-	}
-	c->applied = 1;
-	fprintf(stderr, "bench_flowmon: applied %s in %.1f s\n", c->name, now_s() - t0);
-	snprintf(p, sizeof(p), "%s/%s/root_fwd", pin_root, c->name);
-	c->root_fd = bpf_obj_get(p);
-	if (c->root_fd < 0) {
-		err = -errno;
-		fprintf(stderr, "bench_flowmon: %s: %s\n", p, strerror(-err));
-		return err;
-	}
+	c->root_fd = bench_apply(c->name, c->ifname, fn);
+	if (c->root_fd < 0)
+		return c->root_fd;
 	return find_maps(c);
-}
-
-static int load_empty(void)
-{
-	struct bpf_insn insns[] = {
-		{ .code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0, .imm = XDP_PASS_ },
-		{ .code = BPF_JMP | BPF_EXIT },
-	};
-	int fd = bpf_prog_load(BPF_PROG_TYPE_XDP, "fmb_empty", "GPL", insns, 2, NULL);
-
-	if (fd < 0)
-		fprintf(stderr, "bench_flowmon: load the empty program: %s\n", strerror(errno));
-	return fd;
 }
 
 static int add_case(const char *name, struct chain *c, int miss, int fd, int base)
@@ -383,44 +250,39 @@ static int check_case(struct bcase *k)
 
 /* ---- measuring ------------------------------------------------------------ */
 
+/*
+ * Every case sends the same frame but for its ports, which run() writes
+ * before each test run: one copy serves them all.
+ */
+static unsigned char run_frame[FWPKT_MAX_LEN];
+
+static struct bench_samples *samples_of(int i)
+{
+	return &cases[i].s;
+}
+
+static bool hit_case(int i)
+{
+	return !cases[i].miss;
+}
+
+static int run_case(int i, __u32 repeat, __u32 *duration)
+{
+	return run(&cases[i], run_frame, repeat, duration);
+}
+
 static int measure(__u32 repeat, __u32 shots, int rounds)
 {
-	unsigned char frame[FWPKT_MAX_LEN];
-	__u32 dur, k;
-	double t0, sum;
-	int r, i, err;
+	const struct bench_ops ops = { .n_cases = n_cases, .samples = samples_of,
+				       .repeatable = hit_case, .run = run_case };
 
-	for (r = 0; r < rounds; r++) {
-		fprintf(stderr, "bench_flowmon: round %d/%d\n", r + 1, rounds);
-		for (i = 0; i < n_cases; i++) {
-			memcpy(frame, pkt.frame, sizeof(frame));
-			if (cases[i].miss)
-				continue;
-			err = run(&cases[i], frame, repeat, &dur);
-			if (err)
-				return err;
-			cases[i].a[r] = dur;
-		}
-		for (i = 0; i < n_cases; i++) {
-			memcpy(frame, pkt.frame, sizeof(frame));
-			sum = 0;
-			t0 = now_s();
-			for (k = 0; k < shots; k++) {
-				err = run(&cases[i], frame, 1, &dur);
-				if (err)
-					return err;
-				sum += dur;
-			}
-			cases[i].w[r] = shots / (now_s() - t0);
-			cases[i].b[r] = sum / shots;
-		}
-	}
-	return 0;
+	memcpy(run_frame, pkt.frame, sizeof(run_frame));
+	return bench_measure(&ops, repeat, shots, rounds);
 }
 
 static double med(const struct bcase *k, int method, int rounds)
 {
-	return stat_of(method == 2 ? k->w : method ? k->b : k->a, rounds).med;
+	return stat_of(method == 2 ? k->s.w : method ? k->s.b : k->s.a, rounds).med;
 }
 
 /* ---- the report ----------------------------------------------------------- */
@@ -455,7 +317,7 @@ static void report_method(int method, __u32 repeat, __u32 shots, int rounds)
 
 		if (!method && k->miss)
 			continue;
-		s = stat_of(method ? k->b : k->a, rounds);
+		s = stat_of(method ? k->s.b : k->s.a, rounds);
 		if (k->base >= 0) {
 			b = med(&cases[k->base], method, rounds);
 			snprintf(inc, sizeof(inc), method ? "%+.1f" : "%+.0f", s.med - b);
@@ -487,7 +349,7 @@ static void report_churn(__u32 shots, int rounds)
 	printf("|------|------|----------------:|-----------:|---------------:|----------:|-------------------------------:|\n");
 	for (i = 0; i < n_cases; i++) {
 		const struct bcase *k = &cases[i];
-		struct stat3 s = stat_of(k->w, rounds);
+		struct stat3 s = stat_of(k->s.w, rounds);
 		double ns_ = med(k, 1, rounds);
 		char net[32] = "-";
 
@@ -595,9 +457,7 @@ static void usage(FILE *f, const char *argv0)
 int main(int argc, char **argv)
 {
 	__u32 repeat = 1000000, shots = 100000, large = 2097152, small = 1024, sampling = 100;
-	int rounds = 9, cpu = -1, opt, fd, i, empty_fd;
-	cpu_set_t set;
-	char p[64];
+	int rounds = 9, cpu = -1, opt, i, empty_fd;
 
 	while ((opt = getopt(argc, argv, "n:s:r:c:m:L:S:h")) != -1) {
 		switch (opt) {
@@ -622,30 +482,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "bench_flowmon: needs root (BPF, netns)\n");
 		return 1;
 	}
-	if (cpu < 0)
-		cpu = sched_getcpu();
-	CPU_ZERO(&set);
-	CPU_SET(cpu, &set);
-	if (sched_setaffinity(0, sizeof(set), &set)) {
-		fprintf(stderr, "bench_flowmon: pin to CPU %d: %s\n", cpu, strerror(errno));
+	if (bench_setup("bench_flowmon", "sfcfmb", "sfc-bench-flowmon", &cpu))
 		return 1;
-	}
-	sfc_set_log(log_cb, NULL, SFC_LOG_WARN);
-
-	snprintf(ns, sizeof(ns), "sfcfmb%d", getpid());
-	snprintf(pin_root, sizeof(pin_root), "/sys/fs/bpf/sfc-bench-flowmon-%d", getpid());
-	atexit(cleanup);
-	signal(SIGINT, on_signal);
-	signal(SIGTERM, on_signal);
-	if (sh("ip netns add %s && ip -n %s link set lo up", ns, ns))
-		return 1;
-	snprintf(p, sizeof(p), "/run/netns/%s", ns);
-	fd = open(p, O_RDONLY);
-	if (fd < 0 || setns(fd, CLONE_NEWNET)) {
-		fprintf(stderr, "bench_flowmon: enter netns %s: %s\n", ns, strerror(errno));
-		return 1;
-	}
-	close(fd);
 
 	chains[C_PT] = (struct chain){ .name = "fmb-pt", .ifname = "fmbpt" };
 	chains[C_S1] = (struct chain){ .name = "fmb-s1", .ifname = "fmbs1", .sampling = 1,
@@ -656,7 +494,7 @@ int main(int argc, char **argv)
 	chains[C_SMALL] = (struct chain){ .name = "fmb-small", .ifname = "fmbsm", .sampling = 1,
 					  .max_flows = small };
 
-	empty_fd = load_empty();
+	empty_fd = bench_load_empty("fmb_empty");
 	if (empty_fd < 0)
 		return 1;
 	for (i = 0; i < N_CHAINS; i++)

@@ -27,25 +27,13 @@ esac
 cpu=${CPU:-$(($(nproc) - 1))}
 rounds=${ROUNDS:-9}
 
-if [ "$(id -u)" != 0 ]; then
-	echo "run.sh: needs root (BPF_PROG_TEST_RUN, netns)" >&2
-	exit 1
-fi
-if [ ! -f "$build_dir/CMakeCache.txt" ]; then
-	BUILD_DIR=$build_dir bash "$root/scripts/build.sh" >&2
-fi
-cmake --build "$build_dir" --target bench_flowmon >&2 || {
-	echo "run.sh: cannot build bench_flowmon in $build_dir" >&2
-	exit 1
-}
+# shellcheck source=bench/include/bench_run.sh
+. "$root/bench/include/bench_run.sh"
+bench_prepare bench_flowmon
 
 echo "# Flow monitor benchmark"
 echo
-echo "- kernel: $(uname -r)"
-echo "- CPU: $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1), nproc $(nproc); pinned to CPU $cpu"
-echo "- clang: $(clang --version 2>/dev/null | head -n 1 || echo unknown)"
-echo "- sfc: $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)$(git -C "$root" diff --quiet HEAD 2>/dev/null || echo ' (with uncommitted changes)')"
-echo "- date: $(date -u +%Y-%m-%dT%H:%MZ)"
+bench_machine "$cpu"
 echo "- command: \`bench/flowmon/run.sh\` with ROUNDS=$rounds REPEAT=${REPEAT:-1000000} SHOTS=${SHOTS:-100000} SAMPLING=${SAMPLING:-100} LARGE=${LARGE:-2097152} SMALL=${SMALL:-1024}"
 echo
 
