@@ -20,10 +20,13 @@ BUILD_PKGS=(cmake make gcc clang llvm pkg-config libbpf-dev libxdp-dev bpftool
 # veth offload settings of scripts/lab.sh, traffic and capture tools, xdp-tools
 # for inspecting attachments by hand, valgrind for the unit tests, nginx-light
 # for the load balancer test's backends; wrk, haproxy, sysstat (mpstat),
-# softflowd, nftables, conntrack and python3-matplotlib for bench/evnf.
+# softflowd, nftables, conntrack and python3-matplotlib for bench/evnf; the
+# guest image (vm-images/, tests/vm): mmdebstrap, e2fsprogs (mkfs.ext4 -d),
+# dosfstools, mtools, syslinux and fdisk for the disk, qemu to convert and boot.
 RUN_PKGS=(iproute2 util-linux iputils-ping ethtool iperf3 tcpdump xdp-tools valgrind python3 groff-base
 	iptables ipset nfdump prometheus libvirt-clients nginx-light
-	wrk haproxy sysstat softflowd nftables conntrack python3-matplotlib)
+	wrk haproxy sysstat softflowd nftables conntrack python3-matplotlib
+	mmdebstrap e2fsprogs dosfstools mtools syslinux syslinux-common fdisk qemu-utils qemu-system-x86)
 
 BPFFS=/sys/fs/bpf
 VMLINUX_BTF=/sys/kernel/btf/vmlinux
