@@ -143,18 +143,33 @@ static int diag_at(struct sfc_diag *d, const char *file, int line, int col, cons
 
 /* ---- loading ---------------------------------------------------------- */
 
-/* Line and column (1-based, in characters) of byte off of text. */
+/*
+ * Line and column (1-based, in characters) of byte off of text. Lines end
+ * where YAML's do, as libyaml's own marks count them: CR LF, CR, LF, NEL,
+ * LS, PS (a file with CR line ends was all line 1: tests/fuzz found this).
+ */
 static void offset_mark(const char *text, size_t len, size_t off, int *line, int *col)
 {
-	size_t i;
+	const unsigned char *u = (const unsigned char *)text;
+	size_t i, b;
 
 	*line = 1;
 	*col = 1;
-	for (i = 0; i < off && i < len; i++) {
-		if (text[i] == '\n') {
+	for (i = 0; i < off && i < len; i += b ? b : 1) {
+		b = 0;
+		if (u[i] == '\r')
+			b = i + 1 < len && u[i + 1] == '\n' ? 2 : 1;
+		else if (u[i] == '\n')
+			b = 1;
+		else if (i + 1 < len && u[i] == 0xc2 && u[i + 1] == 0x85)
+			b = 2;
+		else if (i + 2 < len && u[i] == 0xe2 && u[i + 1] == 0x80 &&
+			 (u[i + 2] == 0xa8 || u[i + 2] == 0xa9))
+			b = 3;
+		if (b) {
 			(*line)++;
 			*col = 1;
-		} else if (((unsigned char)text[i] & 0xc0) != 0x80) {
+		} else if ((u[i] & 0xc0) != 0x80) {
 			(*col)++;
 		}
 	}

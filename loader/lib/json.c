@@ -114,14 +114,44 @@ void sfc_json__obj_end(struct sfc_json *j) { close_(j, "}"); }
 void sfc_json__arr_begin(struct sfc_json *j) { open_(j, "["); }
 void sfc_json__arr_end(struct sfc_json *j) { close_(j, "]"); }
 
+/*
+ * The canonical spec is read back with libyaml (the agent, sfcctl rules and
+ * lb), whose reader refuses DEL, the C1 controls and U+FFFE/U+FFFF even
+ * inside quotes, while a chain file can hold them as escapes ("\x7f"). JSON
+ * allows them raw; escaped, both read them (tests/fuzz found this).
+ */
+static size_t yaml_unsafe(const unsigned char *s, char esc[8])
+{
+	if (s[0] == 0x7f) {
+		snprintf(esc, 8, "\\u007f");
+		return 1;
+	}
+	if (s[0] == 0xc2 && s[1] >= 0x80 && s[1] <= 0x9f) {
+		snprintf(esc, 8, "\\u00%02x", s[1]);
+		return 2;
+	}
+	if (s[0] == 0xef && s[1] == 0xbf && (s[2] == 0xbe || s[2] == 0xbf)) {
+		snprintf(esc, 8, "\\uff%s", s[2] == 0xbe ? "fe" : "ff");
+		return 3;
+	}
+	return 0;
+}
+
 static void quoted(struct sfc_json *j, const char *s)
 {
 	char esc[8];
+	size_t n;
 
 	put(j, "\"", 1);
 	for (; *s; s++) {
 		unsigned char c = (unsigned char)*s;
 
+		n = yaml_unsafe((const unsigned char *)s, esc);
+		if (n) {
+			puts_(j, esc);
+			s += n - 1;
+			continue;
+		}
 		switch (c) {
 		case '"': puts_(j, "\\\""); break;
 		case '\\': puts_(j, "\\\\"); break;
