@@ -60,6 +60,15 @@ int sfc_nf__map_fd(const struct sfc_nf_ctx *ctx, const char *map_name)
 	return sfc_pin_get(dir, map_name);
 }
 
+int sfc_nf__set_size(struct bpf_object *obj, const char *name, uint32_t n)
+{
+	struct bpf_map *map = bpf_object__find_map_by_name(obj, name);
+
+	if (!map)
+		return -ENOENT;
+	return bpf_map__set_max_entries(map, n ? n : 1);
+}
+
 int sfc_nf__set_rodata(struct bpf_object *obj, const char *var, const void *val, size_t size)
 {
 	const struct btf_var_secinfo *vs;

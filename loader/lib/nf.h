@@ -71,6 +71,10 @@ const struct sfc_nf_type *const *sfc_nf_types(void);
 int sfc_nf__map_fd(const struct sfc_nf_ctx *ctx, const char *map_name);
 bool sfc_nf__is_gen_map(const struct sfc_nf_type *type, const char *map_name);
 
+/* Size map `name` of the opened object to n entries (0: one, the least a
+ * map may have), before load. -ENOENT when the object has no such map. */
+int sfc_nf__set_size(struct bpf_object *obj, const char *name, uint32_t n);
+
 /* Set a `const volatile` scalar of the object's .rodata by name, before
  * load (size: 1, 2, 4 or 8 bytes, as declared). */
 int sfc_nf__set_rodata(struct bpf_object *obj, const char *var, const void *val, size_t size);

@@ -996,15 +996,6 @@ static struct bpf_object *fw_open(void)
 	return bpf_object__open_mem(elf, sz, &opts);
 }
 
-static int set_size(struct bpf_object *obj, const char *name, uint32_t n)
-{
-	struct bpf_map *map = bpf_object__find_map_by_name(obj, name);
-
-	if (!map)
-		return -ENOENT;
-	return bpf_map__set_max_entries(map, n ? n : 1);
-}
-
 static int set_u32(struct bpf_object *obj, const char *name, uint32_t v)
 {
 	return sfc_nf__set_rodata(obj, name, &v, sizeof(v));
@@ -1018,18 +1009,18 @@ static int fw_prepare(struct bpf_object *obj, const void *cfg)
 
 	if (!fc)
 		return -EINVAL;
-	err = set_size(obj, "sfc_fw_tuples", fc->n_tuples);
-	err = err ?: set_size(obj, "sfc_fw_keys4", fc->n_keys4);
-	err = err ?: set_size(obj, "sfc_fw_keys6", fc->n_keys6);
-	err = err ?: set_size(obj, "sfc_fw_rules", fc->n_rules);
-	err = err ?: set_size(obj, "sfc_fw_buckets", fc->n_rules);
-	err = err ?: set_size(obj, "sfc_fw_rule_stats", fc->n_rules);
-	err = err ?: set_size(obj, "sfc_fw_sets4", fc->n_lpm4);
-	err = err ?: set_size(obj, "sfc_fw_sets6", fc->n_lpm6);
-	err = err ?: set_size(obj, "sfc_fw_sport_class", fc->sport_class ? SFC_FW_PORTS : 0);
-	err = err ?: set_size(obj, "sfc_fw_dport_class", fc->dport_class ? SFC_FW_PORTS : 0);
+	err = sfc_nf__set_size(obj, "sfc_fw_tuples", fc->n_tuples);
+	err = err ?: sfc_nf__set_size(obj, "sfc_fw_keys4", fc->n_keys4);
+	err = err ?: sfc_nf__set_size(obj, "sfc_fw_keys6", fc->n_keys6);
+	err = err ?: sfc_nf__set_size(obj, "sfc_fw_rules", fc->n_rules);
+	err = err ?: sfc_nf__set_size(obj, "sfc_fw_buckets", fc->n_rules);
+	err = err ?: sfc_nf__set_size(obj, "sfc_fw_rule_stats", fc->n_rules);
+	err = err ?: sfc_nf__set_size(obj, "sfc_fw_sets4", fc->n_lpm4);
+	err = err ?: sfc_nf__set_size(obj, "sfc_fw_sets6", fc->n_lpm6);
+	err = err ?: sfc_nf__set_size(obj, "sfc_fw_sport_class", fc->sport_class ? SFC_FW_PORTS : 0);
+	err = err ?: sfc_nf__set_size(obj, "sfc_fw_dport_class", fc->dport_class ? SFC_FW_PORTS : 0);
 	/* always, so that turning stateful on or off keeps the pinned table */
-	err = err ?: set_size(obj, "sfc_fw_ct", c->max_connections);
+	err = err ?: sfc_nf__set_size(obj, "sfc_fw_ct", c->max_connections);
 	err = err ?: set_u32(obj, "sfc_fw_n_tuples", fc->n_tuples);
 	err = err ?: set_u32(obj, "sfc_fw_n_rules", fc->n_rules);
 	err = err ?: set_u32(obj, "sfc_fw_default_action", c->default_action);

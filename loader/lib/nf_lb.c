@@ -824,15 +824,6 @@ static struct bpf_object *lb_open(void)
 	return bpf_object__open_mem(elf, sz, &opts);
 }
 
-static int set_size(struct bpf_object *obj, const char *name, uint32_t n)
-{
-	struct bpf_map *map = bpf_object__find_map_by_name(obj, name);
-
-	if (!map)
-		return -ENOENT;
-	return bpf_map__set_max_entries(map, n ? n : 1);
-}
-
 static int lb_prepare(struct bpf_object *obj, const void *cfg)
 {
 	const struct lb_config *c = cfg;
@@ -854,9 +845,9 @@ static int lb_prepare(struct bpf_object *obj, const void *cfg)
 		memcpy(&rc.encap_src4, c->encap_src4, 4);
 	if (c->has_encap6)
 		memcpy(rc.encap_src6, c->encap_src6, 16);
-	err = set_size(obj, "sfc_lb_services", c->n_services);
-	err = err ?: set_size(obj, "sfc_lb_maglev", c->n_services * c->table_size);
-	err = err ?: set_size(obj, "sfc_lb_conns", c->max_connections);
+	err = sfc_nf__set_size(obj, "sfc_lb_services", c->n_services);
+	err = err ?: sfc_nf__set_size(obj, "sfc_lb_maglev", c->n_services * c->table_size);
+	err = err ?: sfc_nf__set_size(obj, "sfc_lb_conns", c->max_connections);
 	err = err ?: sfc_nf__set_rodata(obj, "sfc_lb_cfg", &rc, sizeof(rc));
 	return err;
 }
