@@ -206,10 +206,11 @@ lab_up() {
 	fi
 
 	# XDP on veth, three pitfalls:
-	#  1. Native XDP on a veth turns off TSO (GSO_SOFTWARE) on its peer
-	#     unless GRO is on on the XDP side: the XDP program could not handle
-	#     the super-packets. GRO on for sfc-in and sfc-out keeps the peers'
-	#     offloads, whatever chain is attached later.
+	#  1. Native XDP on a veth turns off TSO (GSO_SOFTWARE) on its peer:
+	#     the XDP program could not handle the super-packets. On Linux 6.18
+	#     that happens with GRO on or off on the XDP side (older kernels
+	#     kept the peer's TSO when GRO was on). GRO on for sfc-in and
+	#     sfc-out merges again what a chain passes to the stack.
 	#  2. XDP_REDIRECT into a veth (ndo_xdp_xmit) delivers to the peer's
 	#     NAPI, which exists only when the peer has GRO on or an XDP program
 	#     of its own; without it redirected frames are dropped. GRO on for
