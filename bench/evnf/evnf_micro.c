@@ -49,6 +49,7 @@
 #include <bpf/libbpf.h>
 
 #include "sfc/sfc.h"
+#include "bench_sh.h"
 #include "xdpgen.skel.h"
 
 #define MAX_CASES 16
@@ -102,22 +103,6 @@ static void log_cb(enum sfc_log_level level, const char *msg, void *ctx)
 {
 	if (level <= SFC_LOG_WARN)
 		fprintf(stderr, "libsfc: %s\n", msg);
-}
-
-static int sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int sh(const char *fmt, ...)
-{
-	char cmd[1024];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(cmd, sizeof(cmd), fmt, ap);
-	va_end(ap);
-	if (system(cmd)) {
-		fprintf(stderr, "evnf_micro: failed: %s\n", cmd);
-		return -1;
-	}
-	return 0;
 }
 
 static unsigned short csum(const void *p, size_t n, unsigned int sum)
@@ -249,7 +234,7 @@ static int add_chain(const char *arg)
 	snprintf(k->name, sizeof(k->name), "%s", s->name);
 	snprintf(k->ns, sizeof(k->ns), "evnfm%dc%d", getpid(), n_cases);
 	n_cases++;
-	if (sh("ip netns add %s && ip -n %s link set lo up && "
+	if (bench_sh("ip netns add %s && ip -n %s link set lo up && "
 	       "ip -n %s link add sfc-in type veth peer sfc-out && "
 	       "ip -n %s link set sfc-in up && ip -n %s link set sfc-out up && "
 	       "ip -n %s addr add 10.10.1.254/24 dev sfc-in && "
@@ -261,10 +246,10 @@ static int add_chain(const char *arg)
 		return -EIO;
 	}
 	for (i = 1; i <= 32; i++)
-		if (sh("ip -n %s neigh replace 10.10.2.%d lladdr 02:00:00:00:02:%02x dev sfc-out "
+		if (bench_sh("ip -n %s neigh replace 10.10.2.%d lladdr 02:00:00:00:02:%02x dev sfc-out "
 		       "nud permanent", k->ns, 10 + i, i))
 			return -EIO;
-	if (sh("ip -n %s neigh replace 10.10.1.1 lladdr 02:00:00:00:01:01 dev sfc-in nud permanent",
+	if (bench_sh("ip -n %s neigh replace 10.10.1.1 lladdr 02:00:00:00:01:01 dev sfc-in nud permanent",
 	       k->ns))
 		return -EIO;
 	o.netns = k->ns;
@@ -338,6 +323,8 @@ int main(int argc, char **argv)
 	int rounds = 5, cpu = -1, sport = 10000, dport = 9, tcp = 0, c, i, r;
 	struct xdpgen *sk = NULL;
 	cpu_set_t set;
+
+	bench_tag = "evnf_micro";
 
 	while ((c = getopt_long(argc, argv, "c:r:n:s:", opts, NULL)) != -1) {
 		switch (c) {

@@ -38,6 +38,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include "bench_sh.h"
 #include "bench_stat.h"
 #include "sfc/sfc.h"
 #include "shared/sfc_fw.h"
@@ -281,22 +282,6 @@ static int find_fw_maps(struct chain *c)
 
 /* ---- setup ---------------------------------------------------------------- */
 
-static int sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int sh(const char *fmt, ...)
-{
-	char cmd[1024];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(cmd, sizeof(cmd), fmt, ap);
-	va_end(ap);
-	if (system(cmd)) {
-		fprintf(stderr, "bench_fw: failed: %s\n", cmd);
-		return -1;
-	}
-	return 0;
-}
-
 static int apply_spec(struct sfc_chain_spec *s, const char *ifname)
 {
 	struct sfc_apply_opts o = { .sz = sizeof(o), .netns = ns, .pin_root = pin_root };
@@ -305,7 +290,7 @@ static int apply_spec(struct sfc_chain_spec *s, const char *ifname)
 	char msg[1200];
 	int err;
 
-	if (sh("ip -n %s link add %s type veth peer %sp && ip -n %s link set %s up && "
+	if (bench_sh("ip -n %s link add %s type veth peer %sp && ip -n %s link set %s up && "
 	       "ip -n %s link set %sp up", ns, ifname, ifname, ns, ifname, ns, ifname))
 		return -EIO;
 	snprintf(s->interface, sizeof(s->interface), "%s", ifname);
@@ -745,6 +730,8 @@ int main(int argc, char **argv)
 	cpu_set_t set;
 	char p[64];
 
+	bench_tag = "bench_fw";
+
 	while ((opt = getopt(argc, argv, "n:s:r:c:t:h")) != -1) {
 		switch (opt) {
 		case 't': tsv = optarg; break;
@@ -780,7 +767,7 @@ int main(int argc, char **argv)
 	atexit(cleanup);
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
-	if (sh("ip netns add %s && ip -n %s link set lo up", ns, ns))
+	if (bench_sh("ip netns add %s && ip -n %s link set lo up", ns, ns))
 		return 1;
 	/* test_run then sees this netns only (ingress ifindex, FIB). */
 	snprintf(p, sizeof(p), "/run/netns/%s", ns);

@@ -34,6 +34,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include "bench_sh.h"
 #include "bench_stat.h"
 #include "sfc/sfc.h"
 
@@ -41,7 +42,6 @@
 #define BENCH_XDP_PASS 2
 #define BENCH_OUT_MAX 512	/* bytes of an output frame */
 
-static const char *bench_tag = "bench";
 static char bench_ns[32], bench_pin_root[64];
 static char bench_applied[BENCH_MAX_CHAINS][SFC_NAME_MAX + 1];
 static int bench_n_applied;
@@ -52,22 +52,6 @@ static inline double bench_now_s(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-static inline int bench_sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static inline int bench_sh(const char *fmt, ...)
-{
-	char cmd[1024];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(cmd, sizeof(cmd), fmt, ap);
-	va_end(ap);
-	if (system(cmd)) {
-		fprintf(stderr, "%s: failed: %s\n", bench_tag, cmd);
-		return -1;
-	}
-	return 0;
 }
 
 static inline void bench_cleanup(void)
