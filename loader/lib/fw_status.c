@@ -132,30 +132,18 @@ static void flow_text(struct sfc_json *j, yaml_document_t *doc, yaml_node_t *n)
  * The function's config in the spec pin (canonical JSON, which YAML reads):
  * rule texts, defaultAction, stateful.
  */
-static int spec_config(struct sfc_fw_status *st, const char *spec, unsigned int fn_index)
+static int spec_config(struct sfc_fw_status *st, const char *dir, unsigned int fn_index)
 {
-	struct sfc_ynode root = {}, fns, fn, cfg, rules, rule, v;
-	struct sfc_yaml y = {};
+	struct sfc_ynode root, fns, fn, cfg, rules, rule, v;
+	struct sfc_yaml y;
 	struct sfc_diag d = {};
-	yaml_parser_t parser;
 	unsigned int i, n;
 	struct sfc_json j;
-	int err = 0;
+	int err;
 
-	if (!yaml_parser_initialize(&parser))
-		return -ENOMEM;
-	yaml_parser_set_input_string(&parser, (const unsigned char *)spec, strlen(spec));
-	if (!yaml_parser_load(&parser, &y.doc)) {
-		yaml_parser_delete(&parser);
-		return -EINVAL;
-	}
-	yaml_parser_delete(&parser);
-	y.loaded = true;
-	y.file = "spec";
-	y.diag = &d;
-	root.y = &y;
-	root.n = yaml_document_get_root_node(&y.doc);
-
+	err = sfc_spec_load(dir, &y, &d, &root);
+	if (err)
+		goto out;
 	sfc_ymap__get(&root, "functions", &fns);
 	if (!sfc_ynode__is_seq(&fns) || fn_index >= sfc_yseq__len(&fns)) {
 		err = -EINVAL;
@@ -180,7 +168,7 @@ static int spec_config(struct sfc_fw_status *st, const char *spec, unsigned int 
 		}
 	}
 out:
-	yaml_document_delete(&y.doc);
+	sfc_spec_unload(&y);
 	return err;
 }
 
@@ -265,7 +253,6 @@ int sfc_firewall__status(const char *name, const char *function, const char *pin
 	struct sfc_fw_status *st = NULL;
 	struct sfc_chain_info info;
 	unsigned int i, fn = UINT32_MAX;
-	char *spec = NULL;
 	int err, fd;
 
 	*out = NULL;
@@ -294,8 +281,7 @@ int sfc_firewall__status(const char *name, const char *function, const char *pin
 	if (err)
 		goto out;
 
-	spec = sfc_spec_read(dir);
-	err = spec ? spec_config(st, spec, fn) : -ENOENT;
+	err = spec_config(st, dir, fn);
 	if (err)
 		goto out;
 
@@ -328,7 +314,6 @@ int sfc_firewall__status(const char *name, const char *function, const char *pin
 	}
 	read_verdicts(st, ndir);
 out:
-	free(spec);
 	if (err) {
 		sfc_fw_status__free(st);
 		return err;

@@ -46,52 +46,28 @@ const char *sfc_lb_stat__str(unsigned int stat)
 /* The config of `function` as the chain's spec pin holds it. */
 static int spec_config(const char *dir, const char *function, struct lb_config **out)
 {
-	struct sfc_ynode root, fns, fnode, name, cfg;
-	struct sfc_yaml y = {};
+	struct sfc_ynode root, fn, cfg;
+	struct sfc_yaml y;
 	struct sfc_diag d = {};
-	yaml_parser_t parser;
-	char *spec = sfc_spec_read(dir);
-	size_t i, n;
 	void *c = NULL;
-	int err = -ENOENT;
+	int err;
 
 	*out = NULL;
-	if (!spec)
-		return -ENOENT;
-	if (!yaml_parser_initialize(&parser)) {
-		free(spec);
-		return -ENOMEM;
+	err = sfc_spec_load(dir, &y, &d, &root);
+	if (err)
+		goto out;
+	sfc_spec_function(&root, function, &fn);
+	if (!fn.n) {
+		err = -ENOENT;
+		goto out;
 	}
-	yaml_parser_set_input_string(&parser, (const unsigned char *)spec, strlen(spec));
-	if (!yaml_parser_load(&parser, &y.doc)) {
-		yaml_parser_delete(&parser);
-		free(spec);
-		return -EINVAL;
-	}
-	yaml_parser_delete(&parser);
-	y.loaded = true;
-	y.file = "spec";
-	y.diag = &d;
-	memset(&root, 0, sizeof(root));
-	root.y = &y;
-	root.n = yaml_document_get_root_node(&y.doc);
-	sfc_ymap__get(&root, "functions", &fns);
-	n = sfc_ynode__is_seq(&fns) ? sfc_yseq__len(&fns) : 0;
-	for (i = 0; i < n; i++) {
-		sfc_yseq__at(&fns, i, &fnode);
-		sfc_ymap__get(&fnode, "name", &name);
-		if (!name.n || !sfc_ynode__text(&name) || strcmp(sfc_ynode__text(&name), function))
-			continue;
-		sfc_ymap__get(&fnode, "config", &cfg);
-		err = lb_config__parse(&cfg, &c);
-		if (err)
-			sfc_log(SFC_LOG_WARN, "%s: the spec pin's config does not parse: %s", function,
-				d.msg);
-		break;
-	}
-	yaml_document_delete(&y.doc);
-	free(spec);
+	sfc_ymap__get(&fn, "config", &cfg);
+	err = lb_config__parse(&cfg, &c);
+	if (err)
+		sfc_log(SFC_LOG_WARN, "%s: the spec pin's config does not parse: %s", function, d.msg);
 	*out = c;
+out:
+	sfc_spec_unload(&y);
 	return err;
 }
 

@@ -79,4 +79,16 @@ int sfc_ynode__enum(const struct sfc_ynode *n, const char *const *names, int *ou
 int sfc_ynode__duration(const struct sfc_ynode *n, uint64_t *out_ns);
 int sfc_ynode__mac(const struct sfc_ynode *n, uint8_t mac[6]);
 
+/*
+ * The spec pin of the chain pinned at `dir` (spec_pin.c), loaded as a YAML
+ * document: -ENOENT without one, -EINVAL if libyaml refuses it. Errors of
+ * the typed helpers then go to `d`, under the file name "spec".
+ * sfc_spec_unload() frees it (also after a failed load).
+ */
+int sfc_spec_load(const char *dir, struct sfc_yaml *y, struct sfc_diag *d,
+		  struct sfc_ynode *root);
+void sfc_spec_unload(struct sfc_yaml *y);
+/* The entry of spec.functions named `name`; out->n is NULL if there is none. */
+void sfc_spec_function(const struct sfc_ynode *root, const char *name, struct sfc_ynode *out);
+
 #endif
