@@ -553,10 +553,15 @@ static long tcp_opt_step(__u32 n, void *data)
 static __always_inline __u8 tcp_wscale(struct xdp_md *ctx, __u32 off, __u32 optlen)
 {
 	struct tcp_opts o = { .wscale = 0xff };
+	__u32 n = optlen - 1;	/* 0 wraps and is refused below */
 
-	if (optlen == 0 || optlen > 40)
+	if (n > 39)
 		return 0xff;
-	if (bpf_xdp_load_bytes(ctx, off, o.opt, optlen & 63))
+	/* Keep n as it is: the verifier of Linux 6.1 cannot tell that
+	 * "optlen == 0 || optlen > 40" bounds optlen away from 0 and refuses
+	 * the load ("invalid zero-sized read"); n + 1 is 1..40 to any. */
+	asm volatile("" : "+r"(n));
+	if (bpf_xdp_load_bytes(ctx, off, o.opt, n + 1))
 		return 0xff;
 	o.len = optlen;
 	bpf_loop(40, tcp_opt_step, &o, 0);
