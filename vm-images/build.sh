@@ -11,9 +11,9 @@
 #                     $SFC_VM_CACHE, else ~/.cache/sfc-vm)
 #   --mirror SRC      Debian's archive: a URI, or a sources.list file (default:
 #                     the bookworm entries of apt's own sources on this host)
-#   --kernel K        the guest's kernel: "backports" (default; bookworm-backports'
-#                     linux-image-amd64, 6.12) or "bookworm" (6.1, on which a
-#                     stateful firewall does not load yet: docs/vm-image.md)
+#   --kernel K        the guest's kernel: "bookworm" (default; bookworm's own
+#                     linux-image-amd64, 6.1) or "backports" (bookworm-backports'
+#                     linux-image-amd64, 6.12)
 #   --rebuild         build the base and the image again, cached or not
 #   -h, --help        this text
 #
@@ -48,13 +48,13 @@ build_dir=${BUILD_DIR:-build}
 output=
 cache=${SFC_VM_CACHE:-${XDG_CACHE_HOME:-${HOME:-/root}/.cache}/sfc-vm}
 mirror=
-kernel=backports
+kernel=bookworm
 rebuild=0
 
 msg() { printf '%s: [%4ss] %s\n' "$prog" "$SECONDS" "$*" >&2; }
 err() { printf '%s: error: %s\n' "$prog" "$*" >&2; }
 usage() {
-	printf 'usage: %s [--build-dir DIR] [--output FILE] [--cache DIR] [--mirror SRC] [--kernel backports|bookworm] [--rebuild]\n' "$prog" >&2
+	printf 'usage: %s [--build-dir DIR] [--output FILE] [--cache DIR] [--mirror SRC] [--kernel bookworm|backports] [--rebuild]\n' "$prog" >&2
 	exit 2
 }
 

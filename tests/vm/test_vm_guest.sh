@@ -37,7 +37,8 @@
 # the state reached, never of the time it took (under TCG, a few minutes).
 # The times of the build, the boot and the test are printed for the record.
 # SFC_VM_ACCEL (default tcg: KVM does not boot guests on the machines this
-# runs on) and SFC_VM_CACHE are passed on.
+# runs on) and SFC_VM_CACHE are passed on; SFC_VM_KERNEL (bookworm, the
+# default, or backports) picks the guest kernel the image is built with.
 # shellcheck source=tests/integration/lib.sh
 . "$(dirname "$0")/../integration/lib.sh"
 
@@ -89,8 +90,8 @@ trap vm_cleanup EXIT
 # ---- 1. build (cached), seed, lab, boot -----------------------------------
 
 t0=$SECONDS
-img=$(bash "$VM/build.sh" --build-dir "$BUILD") || {
-	fail "vm-images/build.sh --build-dir $BUILD"
+img=$(bash "$VM/build.sh" --build-dir "$BUILD" --kernel "${SFC_VM_KERNEL:-bookworm}") || {
+	fail "vm-images/build.sh --build-dir $BUILD --kernel ${SFC_VM_KERNEL:-bookworm}"
 	done_testing
 }
 ok "image $img ($((SECONDS - t0)) s, cached when unchanged)"
