@@ -19,11 +19,15 @@
  *
  * What has been exported of each flow is in sfc_flowmon_exported (pinned,
  * kept by the runtime) and in a copy here (keytab). A record's delta is the
- * flow's counters minus that; the pin is written once the message carrying
- * the record was sent, and a flow is deleted from the table only then. So a
- * restarted agent (even after SIGKILL) exports deltas: no flow twice in
- * full, none lost that is still in the table. A kill between a send and the
- * writes that follow it (microseconds) can repeat that one message's deltas.
+ * flow's counters minus that. The order is export, persist, delete: the pin
+ * is written once the message carrying the record was sent, for every
+ * record, and a flow is deleted from the table only then, and only if it
+ * took no packet since it was read (remove_flow()). So a restarted agent
+ * (even after SIGKILL) exports deltas: no flow twice in full, none lost
+ * that is still in the table. A kill between a send and the writes that
+ * follow it (microseconds) repeats that one message's deltas, with the same
+ * flowStartMilliseconds: duplicates a collector can tell, where the other
+ * order (delete, then export) would lose the records on a kill.
  *
  * While the collector cannot be reached nothing is exported and no flow is
  * deleted: idle and ended flows stay in the table until they are exported,
@@ -400,8 +404,43 @@ static void forget_exported(struct fm *fm, const struct sfc_flow_key *key)
 }
 
 /*
- * Delete a flow that is over. Packets it took after it was read (sum) go out
- * in a leftover record of their own.
+ * Late packets (those the kernel handed back with the delete, beyond what
+ * the record had: sum) back into the table, as a flow of their own that
+ * nothing has been reported of. 0 when done; fails when the data path
+ * created the flow again in between (NOEXIST).
+ */
+static int put_back(struct fm *fm, const struct sfc_flow_key *key, const struct sfc_flow *sum,
+		    const struct sfc_flow *last)
+{
+	struct sfc_flow *f = fm->one;
+
+	memset(fm->one, 0, fm->vsz);	/* the other CPUs' copies: empty */
+	f->packets = last->packets - sum->packets;
+	f->bytes = last->bytes > sum->bytes ? last->bytes - sum->bytes : 0;
+	f->first_ns = sum->last_ns + 1;
+	f->last_ns = last->last_ns > f->first_ns ? last->last_ns : f->first_ns;
+	f->tcp_flags = last->tcp_flags;
+	f->end = last->end;
+	f->verdicts = last->verdicts;
+	f->drop_stage = last->drop_stage;
+	return bpf_map_update_elem(fm->flows_fd, key, fm->one, BPF_NOEXIST);
+}
+
+/*
+ * Delete a flow that is over: its record was sent (commit(), which persisted
+ * what it reported first), or it had nothing to report. exporting: there is
+ * a collector, so no packet may go without a record. Export, persist, then
+ * delete, and never delete what was not reported:
+ *  - a flow that took packets since it was read (sum) stays in the table,
+ *    which keeps them for a later record (they reset no timer of its: an
+ *    ended flow ends again at the next scan, an idle one is active again);
+ *  - the packets that came in the instant between that look and the delete
+ *    (the kernel hands them back with it) go back into the table as a flow
+ *    of their own (put_back()), so that a kill from then on loses nothing;
+ *  - only when the data path created the flow again in that instant too,
+ *    they wait here, in a leftover record for the next message.
+ * A kill between the delete and the put back (two syscalls, and only when a
+ * packet raced with them) loses those packets: the one window left.
  */
 static void remove_flow(struct fm *fm, const struct sfc_flow_key *key, const struct sfc_flow *sum,
 			uint8_t reason, bool exporting)
@@ -410,6 +449,15 @@ static void remove_flow(struct fm *fm, const struct sfc_flow_key *key, const str
 	struct sfc_flow last;
 	int err;
 
+	if (exporting) {
+		if (bpf_map_lookup_elem(fm->flows_fd, key, fm->one)) {
+			forget_exported(fm, key);
+			return;	/* gone already (evicted) */
+		}
+		sum_flow(fm, fm->one, &last);
+		if (last.packets > sum->packets)
+			return;	/* it goes on: the table has the rest */
+	}
 	err = bpf_map_lookup_and_delete_elem(fm->flows_fd, key, fm->one);
 	if (err == -EINVAL || err == -EOPNOTSUPP || err == -ENOTSUPP) {
 		/* before Linux 5.14: not atomic, the last packets may be lost */
@@ -419,9 +467,11 @@ static void remove_flow(struct fm *fm, const struct sfc_flow_key *key, const str
 	forget_exported(fm, key);
 	if (err)
 		return;	/* gone already (evicted) */
+	sum_flow(fm, fm->one, &last);
+	if (exporting && last.packets > sum->packets && !put_back(fm, key, sum, &last))
+		return;	/* still in the table: not removed */
 	ctr_add(fm, SFC_FLOWMON_AGENT_REMOVED, 1);
 	fm->run_removed++;
-	sum_flow(fm, fm->one, &last);
 	if (!exporting || last.packets <= sum->packets || fm->n_leftover >= MAX_LEFTOVER)
 		return;
 	lo = &fm->leftover[fm->n_leftover++];
@@ -438,7 +488,16 @@ static void remove_flow(struct fm *fm, const struct sfc_flow_key *key, const str
 	lo->sum.drop_stage = last.drop_stage;
 }
 
-/* The message was sent: the records' flows are the collector's now. */
+/*
+ * The message was sent: the records' flows are the collector's now. First
+ * what each record reported goes into sfc_flowmon_exported (the pin, then
+ * the copy), for every record, so that a kill from then on repeats nothing;
+ * only then are the flows that are over deleted. A kill between the send
+ * and these writes (microseconds) makes the next agent send the same deltas
+ * again: the same flow key and flowStartMilliseconds as the records already
+ * sent, which is how a collector tells the duplicate (the later record
+ * covers the earlier one and possibly more packets).
+ */
 static void commit(struct fm *fm, uint64_t now)
 {
 	struct sfc_flow_export v;
@@ -450,10 +509,6 @@ static void commit(struct fm *fm, uint64_t now)
 		r = &fm->recs[i];
 		if (r->leftover)
 			continue;
-		if (r->reason != IPFIX_END_ACTIVE) {
-			remove_flow(fm, &r->key, &r->sum, r->reason, true);
-			continue;
-		}
 		v.packets = r->sum.packets;
 		v.bytes = r->sum.bytes;
 		v.last_export_ns = now;
@@ -466,13 +521,21 @@ static void commit(struct fm *fm, uint64_t now)
 			e->mark = fm->scan_id;
 		}
 	}
+	for (i = 0; i < fm->n_recs; i++) {
+		r = &fm->recs[i];
+		if (!r->leftover && r->reason != IPFIX_END_ACTIVE)
+			remove_flow(fm, &r->key, &r->sum, r->reason, true);
+	}
 	fm->n_recs = 0;
 }
 
-/* Send the message; false when it could not be (the flows stay as they are). */
+/*
+ * Send the message; false when it could not be (the flows stay as they are).
+ * Without a collector there is no message: nothing to do.
+ */
 static bool flush(struct fm *fm, uint64_t now)
 {
-	unsigned int n = ipfix__pending(fm->x);
+	unsigned int n = fm->x ? ipfix__pending(fm->x) : 0;
 	int err;
 
 	if (!n)
@@ -877,8 +940,10 @@ static void scan(struct fm *fm, uint64_t now)
 		ipfix__discard(fm->x);
 		fm->n_recs = 0;
 	}
+	/* with a collector, a flow that took packets since the read stays */
 	for (i = 0; i < sc.n_drop; i++)
-		remove_flow(fm, &sc.drop[i].key, &sc.drop[i].sum, sc.drop[i].reason, false);
+		remove_flow(fm, &sc.drop[i].key, &sc.drop[i].sum, sc.drop[i].reason,
+			    fm->x != NULL);
 	free(sc.drop);
 	if (!err) {
 		fm->present = sc.present;

@@ -12,6 +12,11 @@
 #  - kill -9 of the agent in the middle of a flow: packets keep flowing, and
 #    the restarted agent exports the rest: the collector gets every packet
 #    once;
+#  - kill -9 at many points under traffic (section 6): hundreds of flows
+#    that idle out and begin again, agents killed at random moments and,
+#    under strace, at the K-th bpf() or sendto() call: the collector gets
+#    every packet of every flow (duplicates, told by their flow and
+#    flowStartMilliseconds, counted once), the receiver every datagram;
 #  - a collector that is down: errors counted, the agent lives on, no flow
 #    leaves the table until the collector is back and has it;
 #  - IPFIX over TCP to a collector written here (it checks the message
@@ -515,6 +520,188 @@ in_ns client ping -c 2 -i 0.2 -W 2 "$SERVER4" >/dev/null
 errors_above() { [ "$(metric "$P_ALL" sfc_flowmon_export_errors_total "$L")" -gt "$1" ]; }
 check "TCP collector gone: errors counted" wait_for 15 errors_above "$err0"
 check "TCP collector gone: the agent lives on" kill -0 "$AGENT_PID"
+
+# ---- 6. kill -9 at many points under traffic --------------------------------
+
+# KILL_FLOWS UDP flows (one socket each), 10 datagrams a second while on,
+# each on for 0.5..4 s and off for 1.5..3.5 s in turn, for KILL_SECONDS: the
+# pauses straddle the 2 s inactive timeout, so flows are idled out, deleted
+# and begun again, and active records go out, while the agent is killed
+# over and over, each agent under strace (see traced_agent): by kill -9 at
+# a random moment, at the K-th bpf() call (K random: startup, scans, the
+# writes after a send, deletes) or at the K-th sendto() (a message not
+# sent). The agents' sends are slowed, so that flows take packets between
+# the read and the delete, and kills land there. The collector must get
+# every packet of every flow: summed over the records, duplicates (the
+# same flow and flowStartMilliseconds, which a kill between a send and the
+# writes after it can cause) counted once, as the later record, which
+# covers the earlier. The receiver must get every datagram.
+KILL_FLOWS=${KILL_FLOWS:-300}
+KILL_SECONDS=${KILL_SECONDS:-20}
+KILL_SEED=${KILL_SEED:-$((RANDOM * 32768 + RANDOM))}
+echo "# kill test: seed $KILL_SEED (KILL_SEED=$KILL_SEED replays the traffic pattern and kill points)"
+python3 "$TEST_TMP/collector.py" "$P_TCP" "$TEST_TMP/kill.jsonl" "$TEST_TMP/coll2.ready" &
+COLL_PID=$!
+wait_for 5 test -e "$TEST_TMP/coll2.ready"
+kill -TERM "$AGENT_PID"
+wait "$AGENT_PID"
+agent_start
+check "kill test: the table empties first (earlier flows go out)" wait_for 30 flows_empty
+
+in_ns server python3 -c '
+import json, socket, sys, os
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8 << 20)
+s.bind((sys.argv[1], 6000)); s.settimeout(0.5); open(sys.argv[2], "w").close()
+got = {}
+while not os.path.exists(sys.argv[3]):
+    try:
+        d, a = s.recvfrom(2048)
+    except socket.timeout:
+        continue
+    got[a[1]] = got.get(a[1], 0) + 1
+print(json.dumps(got))' "$SERVER4" "$TEST_TMP/krecv.ready" "$TEST_TMP/krecv.stop" \
+	>"$TEST_TMP/krecv.json" &
+KRECV_PID=$!
+wait_for 5 test -e "$TEST_TMP/krecv.ready"
+in_ns client python3 -c '
+import json, random, socket, sys, time
+n, dur, seed, server = int(sys.argv[1]), float(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+rng = random.Random(seed)
+fl = []
+t0 = time.monotonic()
+for _ in range(n):
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.connect((server, 6000))
+    fl.append({"s": s, "port": s.getsockname()[1], "sent": 0,
+               "on": rng.random() < 0.7, "until": t0 + rng.uniform(0, 3)})
+payload = b"k" * 100
+while True:
+    now = time.monotonic()
+    if now >= t0 + dur:
+        break
+    for f in fl:
+        if now >= f["until"]:
+            f["on"] = not f["on"]
+            f["until"] = now + (rng.uniform(0.5, 4) if f["on"] else rng.uniform(1.5, 3.5))
+        if f["on"]:
+            f["s"].send(payload); f["sent"] += 1
+    time.sleep(max(0, 0.1 - (time.monotonic() - now)))
+print(json.dumps({f["port"]: f["sent"] for f in fl}))' "$KILL_FLOWS" "$KILL_SECONDS" "$KILL_SEED" \
+	"$SERVER4" >"$TEST_TMP/ksent.json" &
+KSEND_PID=$!
+
+# traced_agent [WHAT K]: an agent under strace, whose every send waits
+# 300 ms first: a scan reads a flow, the send waits, and only then come the
+# writes and the delete, so that flows take packets in between (a flow that
+# idled out, beginning again) and kills land in that window. With WHAT K,
+# strace kills it at its K-th WHAT() call (sendto: no delay then, the
+# message is not sent); without, or after 2 s without that call, kill -9
+# from here at a random moment. Prints where the kill landed: "send" (at a
+# sendto), "startup" (before the first scan), "commit" (after a send: the
+# writes and deletes that follow it, or later in that scan), "scan"
+# (elsewhere in a scan).
+traced_agent() {
+	local spid apid st=$TEST_TMP/strace.out inject=(-e inject=sendto:delay_enter=300000) t=20
+	if [ $# = 2 ]; then
+		[ "$1" = sendto ] && inject=()
+		inject+=(-e "inject=$1:signal=KILL:when=$2")
+	else
+		t=$((RANDOM % 20 + 1))
+	fi
+	strace -f -qq -o "$st" -e trace=bpf,sendto "${inject[@]}" \
+		"$SFCCTL" --pin-root "$PIN_ROOT" agent --metrics "127.0.0.1:$P_ALL" \
+		>>"$TEST_TMP/agent.log" 2>&1 &
+	spid=$!
+	for _ in $(seq "$t"); do
+		kill -0 "$spid" 2>/dev/null || break
+		sleep 0.1
+	done
+	if kill -0 "$spid" 2>/dev/null; then
+		apid=$(pgrep -P "$spid")
+		[ -n "$apid" ] && kill -9 "$apid"
+	fi
+	wait "$spid" 2>/dev/null
+	awk '/ bpf\(BPF_MAP_LOOKUP_BATCH/ { scans++; sent = 0 }
+		/ (bpf|sendto)\(/ { at_send = / sendto\(/ }
+		/ sendto\(/ && !/= \?|unfinished/ { sent = 1 }
+		END { print at_send ? "send" : scans == 0 ? "startup" : sent ? "commit" : "scan" }' "$st"
+}
+
+RANDOM=$KILL_SEED
+kill -9 "$AGENT_PID"
+wait "$AGENT_PID" 2>/dev/null
+n_kill=1
+declare -A where=()
+while kill -0 "$KSEND_PID" 2>/dev/null; do
+	if ! command -v strace >/dev/null 2>&1; then
+		# an agent killed by kill -9 at a random moment
+		"$SFCCTL" --pin-root "$PIN_ROOT" agent --metrics "127.0.0.1:$P_ALL" \
+			>>"$TEST_TMP/agent.log" 2>&1 &
+		AGENT_PID=$!
+		sleep "$((RANDOM % 2)).$((RANDOM % 10))"
+		kill -9 "$AGENT_PID"
+		wait "$AGENT_PID" 2>/dev/null
+		w=kill:random
+	else
+		case $((n_kill % 3)) in
+		0) w=kill:$(traced_agent) ;;
+		1) w=bpf:$(traced_agent bpf $((RANDOM % 400 + 1))) ;;
+		2) w=sendto:$(traced_agent sendto $((RANDOM % 3 + 1))) ;;
+		esac
+	fi
+	n_kill=$((n_kill + 1))
+	where[$w]=$((${where[$w]:-0} + 1))
+done
+wait "$KSEND_PID"
+agent_start
+command -v strace >/dev/null 2>&1 || echo "note: strace is not installed: kill -9 at random moments only"
+w=$(for k in "${!where[@]}"; do echo "$k ${where[$k]}"; done | sort | paste -sd, -)
+ok "kill test: $n_kill agents killed (by:where count; kill: kill -9 at a random moment, bpf/sendto: by strace at the K-th call): $w"
+check "kill test: the last agent is running" kill -0 "$AGENT_PID"
+check "kill test: every flow expired and exported" wait_for 40 flows_empty
+sleep 1
+touch "$TEST_TMP/krecv.stop"
+wait "$KRECV_PID"
+kill "$COLL_PID"
+wait "$COLL_PID" 2>/dev/null
+python3 - "$TEST_TMP/ksent.json" "$TEST_TMP/krecv.json" "$TEST_TMP/kill.jsonl" "$CLIENT4" \
+	"$SERVER4" >"$TEST_TMP/kill.check" 2>&1 <<'EOF'
+import json, sys
+sent = {int(k): v for k, v in json.load(open(sys.argv[1])).items()}
+got = {int(k): v for k, v in json.load(open(sys.argv[2])).items()}
+client, server = sys.argv[4], sys.argv[5]
+lines = [json.loads(l) for l in open(sys.argv[3])]
+bad = [r for r in lines if "problem" in r]
+print("1" if not bad else "0", "collector: messages, sequence numbers and sets well formed%s"
+      % ("" if not bad else ": %s" % bad[:3]))
+lost = {p: (n, got.get(p, 0)) for p, n in sent.items() if got.get(p, 0) != n}
+print("1" if not lost else "0", "receiver: every datagram of the %d flows arrived (%d)%s"
+      % (len(sent), sum(sent.values()), "" if not lost else ": %s" % list(lost.items())[:5]))
+groups = {}
+for r in lines:
+    if "1" in r and r["4"] == 17 and r["8"] == client and r["12"] == server and r["11"] == 6000:
+        groups.setdefault((r["7"], r["152"]), []).append(r)
+per, dups, recs = {}, 0, 0
+for (port, start), g in groups.items():
+    best = max(g, key=lambda r: r["2"])
+    p, b = per.get(port, (0, 0))
+    per[port] = (p + best["2"], b + best["1"])
+    dups += len(g) - 1
+    recs += len(g)
+wrong = {p: (n, per.get(p, (0, 0))[0]) for p, n in sent.items() if per.get(p, (0, 0))[0] != n}
+bytes_wrong = [p for p, n in sent.items() if per.get(p, (0, 0))[1] != n * 128]
+extra = [p for p in per if p not in sent]
+print("1" if not wrong and not extra else "0",
+      "collector: every packet of every flow (%d packets in %d records, %d of them duplicates)%s"
+      % (sum(sent.values()), recs, dups, "" if not wrong and not extra else
+         ": sent/exported %s, unknown ports %s" % (list(wrong.items())[:5], extra[:5])))
+print("1" if not bytes_wrong else "0", "collector: and their IP bytes (128 each)%s"
+      % ("" if not bytes_wrong else ": ports %s" % bytes_wrong[:5]))
+EOF
+while read -r good text; do
+	if [ "$good" = 1 ]; then ok "kill test: $text"; else fail "kill test: $text (seed $KILL_SEED)"; fi
+done < <(grep '^[01] ' "$TEST_TMP/kill.check")
+grep -v '^[01] ' "$TEST_TMP/kill.check" | sed 's/^/    | /'
 
 # ---- SIGTERM ----------------------------------------------------------------
 
