@@ -7,10 +7,22 @@
  *       A traffic generator: 60-byte UDP frames (64 on the wire) sent out of
  *       IF by BPF_PROG_TEST_RUN with BPF_F_TEST_XDP_LIVE_FRAMES, one thread
  *       per CPU, for SECONDS. Prints one JSON line: frames run, seconds.
- *   xdpgen sink -i IF [--dport 9]
+ *   xdpgen flood syn|udp -i IF --smac MAC --dmac MAC --src PREFIX --dst IP
+ *               [--dport 80] [-t SECONDS | -n FRAMES] [--cpus 0,1]
+ *       A flood: TCP SYNs (60-byte frames for IPv4, 82 with options for
+ *       IPv6) or UDP datagrams (the same sizes), each from a source address
+ *       in PREFIX (IPv4 or IPv6, the family of --dst; the low 32 bits at
+ *       most vary) and a source port of its own: no two frames of a run
+ *       share them while each thread sends fewer than 2^(host bits + 8).
+ *       Checksums are right. -n: exactly FRAMES frames in all (for a count
+ *       to check against), else for SECONDS. Prints the JSON line of send, and
+ *       "frames": the frames the program built, counted by itself.
+ *   xdpgen sink -i IF [--dport 9 | --src-net PREFIX [--src-net PREFIX6]]
  *       Attaches a program to IF that counts the UDP datagrams to DPORT by
  *       the last byte of their destination address and drops them. Each line
  *       read on stdin prints the counts as one JSON line; EOF detaches.
+ *       --src-net: every packet from PREFIX instead, whatever its protocol
+ *       (a flood after the chain); one IPv4 and one IPv6 prefix at most.
  *   xdpgen fwd -i IN -o OUT --dmac MAC
  *       The bare XDP forwarder: IPv4 arriving on IN leaves OUT towards DMAC
  *       (TTL - 1); until EOF on stdin.
@@ -42,6 +54,8 @@
 #include <linux/if_ether.h>
 #include <linux/if_link.h>
 #include <linux/ip.h>
+#include <linux/ipv6.h>
+#include <linux/tcp.h>
 #include <linux/udp.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -49,6 +63,8 @@
 #include "xdpgen.skel.h"
 
 #define GEN_LEN 60
+#define FLOOD_LEN4 60	/* as xdpgen.bpf.c */
+#define FLOOD_LEN6 82
 #define MAX_CPUS 256
 #define CHUNK (1u << 18)	/* frames per test run: about 0.1 s at a few Mpps */
 
@@ -160,8 +176,9 @@ static void serve_stdin(int map_fd)
 struct sender {
 	pthread_t t;
 	int cpu, prog_fd;
-	unsigned int ifindex;
+	unsigned int ifindex, len;
 	double seconds;
+	unsigned long long limit;	/* frames; 0: for seconds */
 	unsigned char *frame;
 	unsigned long long runs;
 	int err;
@@ -170,9 +187,10 @@ struct sender {
 static void *send_loop(void *arg)
 {
 	struct sender *s = arg;
-	struct xdp_md ctx = { .data_end = GEN_LEN, .ingress_ifindex = s->ifindex };
+	struct xdp_md ctx = { .data_end = s->len, .ingress_ifindex = s->ifindex };
 	double end;
 	cpu_set_t set;
+	__u32 n;
 
 	CPU_ZERO(&set);
 	CPU_SET(s->cpu, &set);
@@ -181,21 +199,23 @@ static void *send_loop(void *arg)
 		return NULL;
 	}
 	end = now_s() + s->seconds;
-	while (now_s() < end) {
+	while (s->limit ? s->runs < s->limit : now_s() < end) {
+		n = s->limit && s->limit - s->runs < CHUNK ? s->limit - s->runs : CHUNK;
 		LIBBPF_OPTS(bpf_test_run_opts, o,
 			.data_in = s->frame,
-			.data_size_in = GEN_LEN,
+			.data_size_in = s->len,
 			.ctx_in = &ctx,
 			.ctx_size_in = sizeof(ctx),
-			.repeat = CHUNK,
+			.repeat = n,
 			.batch_size = 64,
 			.flags = BPF_F_TEST_XDP_LIVE_FRAMES);
 
+		/* test_run runs the program exactly repeat times, or fails */
 		if (bpf_prog_test_run_opts(s->prog_fd, &o)) {
 			s->err = errno;
 			return NULL;
 		}
-		s->runs += CHUNK;
+		s->runs += n;
 	}
 	return NULL;
 }
@@ -262,6 +282,7 @@ static int cmd_send(int argc, char **argv)
 	memcpy((void *)sk->rodata->gen_tmpl, frame, sizeof(sk->rodata->gen_tmpl));
 	sk->rodata->gen_sport0 = sport;
 	sk->rodata->gen_flows = flows;
+	bpf_program__set_autoload(sk->progs.xdpgen_flood, false);
 	bpf_program__set_autoload(sk->progs.xdpgen_sink, false);
 	bpf_program__set_autoload(sk->progs.xdpgen_fwd, false);
 	if (xdpgen__load(sk))
@@ -272,6 +293,7 @@ static int cmd_send(int argc, char **argv)
 		snd[n].cpu = atoi(tok);
 		snd[n].prog_fd = bpf_program__fd(sk->progs.xdpgen_tx);
 		snd[n].ifindex = ifindex_of(ifname);
+		snd[n].len = GEN_LEN;
 		snd[n].seconds = seconds;
 		snd[n].frame = frame;
 		n++;
@@ -294,14 +316,247 @@ static int cmd_send(int argc, char **argv)
 	return 0;
 }
 
+/* ---- flood ---------------------------------------------------------------- */
+
+struct pseudo4 {
+	__be32 src, dst;
+	__u8 zero, proto;
+	__be16 len;
+};
+
+struct pseudo6 {
+	struct in6_addr src, dst;
+	__be32 len;
+	__u8 zero[3], next;
+};
+
+/* The one's complement sum of a pseudo-header and a segment, as a checksum. */
+static unsigned short l4_csum(const void *ph, size_t phlen, const void *seg, size_t len)
+{
+	unsigned char b[128];
+
+	memcpy(b, ph, phlen);
+	memcpy(b + phlen, seg, len);
+	return csum(b, phlen + len);
+}
+
+/* "ADDR/LEN" of the family (4 or 6) into net (masked) and the prefix length. */
+static int parse_prefix(const char *arg, int family, void *net, unsigned int *plen)
+{
+	char a[INET6_ADDRSTRLEN + 8], *slash;
+	unsigned int max = family == 4 ? 32 : 128, i;
+	unsigned char *n = net;
+
+	snprintf(a, sizeof(a), "%s", arg);
+	slash = strchr(a, '/');
+	*plen = max;
+	if (slash) {
+		*slash = 0;
+		*plen = atoi(slash + 1);
+	}
+	if (*plen > max || inet_pton(family == 4 ? AF_INET : AF_INET6, a, net) != 1)
+		return -1;
+	for (i = 0; i < max / 8; i++)
+		if (i * 8 >= *plen)
+			n[i] = 0;
+		else if (i * 8 + 8 > *plen)
+			n[i] &= 0xff << (8 - (*plen - i * 8));
+	return 0;
+}
+
+static void mask_of(unsigned int plen, unsigned char *m, unsigned int bytes)
+{
+	unsigned int i;
+
+	for (i = 0; i < bytes; i++)
+		m[i] = i * 8 + 8 <= plen ? 0xff : i * 8 >= plen ? 0 : 0xff << (8 - (plen - i * 8));
+}
+
+static int cmd_flood(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "smac", required_argument, NULL, 'S' }, { "dmac", required_argument, NULL, 'D' },
+		{ "src", required_argument, NULL, 's' },  { "dst", required_argument, NULL, 'd' },
+		{ "dport", required_argument, NULL, 'p' }, { "cpus", required_argument, NULL, 'c' },
+		{ NULL, 0, NULL, 0 }
+	};
+	unsigned char frame[96] = {}, dst[16];
+	struct ethhdr *eth = (void *)frame;
+	struct sender snd[MAX_CPUS] = {};
+	const char *ifname = NULL, *cpus = "0", *mode, *src = NULL, *dsts = NULL;
+	unsigned int dport = 80, n = 0, i, plen, len, l4len, family, host_bits;
+	unsigned long long runs = 0, frames = 0, limit = 0;
+	double seconds = 5, t0, t1;
+	__u64 v[MAX_CPUS];
+	struct xdpgen *sk;
+	char *cl, *tok, *save;
+	int c, have = 0, tcp, ncpu;
+	__u32 k = 0;
+
+	if (argc < 2 || (strcmp(argv[1], "syn") && strcmp(argv[1], "udp")))
+		die("flood needs a mode: syn or udp%s", "");
+	mode = argv[1];
+	tcp = !strcmp(mode, "syn");
+	argc--;
+	argv++;
+	while ((c = getopt_long(argc, argv, "i:t:n:", opts, NULL)) != -1) {
+		switch (c) {
+		case 'i': ifname = optarg; break;
+		case 't': seconds = atof(optarg); break;
+		case 'n': limit = strtoull(optarg, NULL, 0); break;
+		case 'S': parse_mac(optarg, eth->h_source); have |= 1; break;
+		case 'D': parse_mac(optarg, eth->h_dest); have |= 2; break;
+		case 's': src = optarg; break;
+		case 'd': dsts = optarg; break;
+		case 'p': dport = atoi(optarg); break;
+		case 'c': cpus = optarg; break;
+		default: return 2;
+		}
+	}
+	if (!ifname || have != 3 || !src || !dsts || seconds <= 0 || !dport || dport > 65535)
+		die("flood needs -i, --smac, --dmac, --src PREFIX, --dst IP%s", "");
+	family = strchr(dsts, ':') ? 6 : 4;
+	if (inet_pton(family == 4 ? AF_INET : AF_INET6, dsts, dst) != 1)
+		die("bad --dst %s", dsts);
+
+	l4len = tcp ? (family == 4 ? 20 : 28) : (family == 4 ? 26 : 28);
+	if (family == 4) {
+		struct iphdr *ip = (void *)(eth + 1);
+		struct pseudo4 ph = {};
+
+		if (parse_prefix(src, 4, &ip->saddr, &plen))
+			die("bad --src %s (an IPv4 prefix, as --dst)", src);
+		len = FLOOD_LEN4;
+		eth->h_proto = htons(ETH_P_IP);
+		ip->version = 4;
+		ip->ihl = 5;
+		ip->tot_len = htons(sizeof(*ip) + l4len);
+		ip->frag_off = htons(0x4000);	/* DF */
+		ip->ttl = 64;
+		ip->protocol = tcp ? IPPROTO_TCP : IPPROTO_UDP;
+		memcpy(&ip->daddr, dst, 4);
+		ip->check = csum(ip, sizeof(*ip));
+		host_bits = 32 - plen;
+		ph.src = ip->saddr;
+		ph.dst = ip->daddr;
+		ph.proto = ip->protocol;
+		ph.len = htons(l4len);
+		if (tcp) {
+			struct tcphdr *th = (void *)(ip + 1);
+
+			th->dest = htons(dport);
+			th->seq = htonl(0x5fc0ffee);
+			th->doff = 5;
+			th->syn = 1;
+			th->window = htons(64240);
+			th->check = l4_csum(&ph, sizeof(ph), th, l4len);
+		} else {
+			struct udphdr *uh = (void *)(ip + 1);
+
+			uh->dest = htons(dport);
+			uh->len = htons(l4len);	/* checksum 0: none (RFC 768) */
+		}
+	} else {
+		struct ipv6hdr *ip6 = (void *)(eth + 1);
+		struct pseudo6 ph = {};
+
+		if (parse_prefix(src, 6, &ip6->saddr, &plen))
+			die("bad --src %s (an IPv6 prefix, as --dst)", src);
+		len = FLOOD_LEN6;
+		eth->h_proto = htons(ETH_P_IPV6);
+		ip6->version = 6;
+		ip6->payload_len = htons(l4len);
+		ip6->nexthdr = tcp ? IPPROTO_TCP : IPPROTO_UDP;
+		ip6->hop_limit = 64;
+		memcpy(&ip6->daddr, dst, 16);
+		host_bits = 128 - plen;
+		ph.src = ip6->saddr;
+		ph.dst = ip6->daddr;
+		ph.len = htonl(l4len);
+		ph.next = ip6->nexthdr;
+		if (tcp) {
+			struct tcphdr *th = (void *)(ip6 + 1);
+			unsigned char *o = (void *)(th + 1);
+
+			th->dest = htons(dport);
+			th->seq = htonl(0x5fc0ffee);
+			th->doff = 7;
+			th->syn = 1;
+			th->window = htons(64800);
+			/* MSS 1440, SACK permitted, two NOPs */
+			memcpy(o, "\x02\x04\x05\xa0\x04\x02\x01\x01", 8);
+			th->check = l4_csum(&ph, sizeof(ph), th, l4len);
+		} else {
+			struct udphdr *uh = (void *)(ip6 + 1);
+
+			uh->dest = htons(dport);
+			uh->len = htons(l4len);
+			uh->check = l4_csum(&ph, sizeof(ph), uh, l4len);
+			if (!uh->check)
+				uh->check = 0xffff;
+		}
+	}
+	if (host_bits > 32)
+		host_bits = 32;
+
+	sk = open_skel();
+	memcpy((void *)sk->rodata->flood_tmpl, frame, sizeof(sk->rodata->flood_tmpl));
+	sk->rodata->flood_v6 = family == 6;
+	sk->rodata->flood_tcp = tcp;
+	sk->rodata->flood_host_bits = host_bits;
+	bpf_program__set_autoload(sk->progs.xdpgen_tx, false);
+	bpf_program__set_autoload(sk->progs.xdpgen_sink, false);
+	bpf_program__set_autoload(sk->progs.xdpgen_fwd, false);
+	if (xdpgen__load(sk))
+		die("cannot load xdpgen_flood: %s", strerror(errno));
+
+	cl = strdup(cpus);
+	for (tok = strtok_r(cl, ",", &save); tok && n < MAX_CPUS; tok = strtok_r(NULL, ",", &save)) {
+		snd[n].cpu = atoi(tok);
+		snd[n].prog_fd = bpf_program__fd(sk->progs.xdpgen_flood);
+		snd[n].ifindex = ifindex_of(ifname);
+		snd[n].len = len;
+		snd[n].seconds = seconds;
+		snd[n].frame = frame;
+		n++;
+	}
+	free(cl);
+	/* -n: the frames shared out over the threads */
+	for (i = 0; limit && i < n; i++)
+		snd[i].limit = limit / n + (i < limit % n);
+	t0 = now_s();
+	for (i = 0; i < n; i++)
+		if (pthread_create(&snd[i].t, NULL, send_loop, &snd[i]))
+			die("pthread_create: %s", strerror(errno));
+	for (i = 0; i < n; i++) {
+		pthread_join(snd[i].t, NULL);
+		if (snd[i].err)
+			die("test run: %s", strerror(snd[i].err));
+		runs += snd[i].runs;
+	}
+	t1 = now_s();
+	ncpu = libbpf_num_possible_cpus();
+	if (ncpu > 0 && ncpu <= MAX_CPUS &&
+	    !bpf_map_lookup_elem(bpf_map__fd(sk->maps.xdpgen_seq), &k, v))
+		for (c = 0; c < ncpu; c++)
+			frames += v[c];
+	printf("{\"mode\": \"%s\", \"family\": %u, \"runs\": %llu, \"frames\": %llu, "
+	       "\"seconds\": %.3f, \"threads\": %u, \"frame_len\": %u, \"source_bits\": %u}\n",
+	       mode, family, runs, frames, t1 - t0, n, len, host_bits + 16);
+	xdpgen__destroy(sk);
+	return 0;
+}
+
 /* ---- sink and fwd --------------------------------------------------------- */
 
 static int cmd_sink(int argc, char **argv)
 {
 	static const struct option opts[] = { { "dport", required_argument, NULL, 'p' },
+					       { "src-net", required_argument, NULL, 'N' },
 					       { NULL, 0, NULL, 0 } };
-	const char *ifname = NULL;
-	unsigned int dport = 9;
+	const char *ifname = NULL, *nets[2];
+	unsigned int dport = 9, plen, n_nets = 0, i;
+	unsigned char a[16];
 	struct bpf_link *l;
 	struct xdpgen *sk;
 	int c;
@@ -310,14 +565,34 @@ static int cmd_sink(int argc, char **argv)
 		switch (c) {
 		case 'i': ifname = optarg; break;
 		case 'p': dport = atoi(optarg); break;
+		case 'N': nets[n_nets++ & 1] = optarg; break;
 		default: return 2;
 		}
 	}
-	if (!ifname)
-		die("sink needs -i IF%s", "");
+	if (!ifname || n_nets > 2)
+		die("sink needs -i IF (and at most two --src-net)%s", "");
 	sk = open_skel();
 	sk->rodata->sink_dport = dport;
+	/* A family without a prefix matches no source: net and mask all ones. */
+	sk->rodata->sink_net4 = sk->rodata->sink_mask4 = 0xffffffff;
+	memset((void *)sk->rodata->sink_net6, 0xff, 16);
+	memset((void *)sk->rodata->sink_mask6, 0xff, 16);
+	for (i = 0; i < n_nets; i++) {
+		int family = strchr(nets[i], ':') ? 6 : 4;
+
+		if (parse_prefix(nets[i], family, a, &plen))
+			die("bad --src-net %s", nets[i]);
+		sk->rodata->sink_by_src = 1;
+		if (family == 4) {
+			memcpy((void *)&sk->rodata->sink_net4, a, 4);
+			mask_of(plen, (void *)&sk->rodata->sink_mask4, 4);
+		} else {
+			memcpy((void *)sk->rodata->sink_net6, a, 16);
+			mask_of(plen, (void *)sk->rodata->sink_mask6, 16);
+		}
+	}
 	bpf_program__set_autoload(sk->progs.xdpgen_tx, false);
+	bpf_program__set_autoload(sk->progs.xdpgen_flood, false);
 	bpf_program__set_autoload(sk->progs.xdpgen_fwd, false);
 	if (xdpgen__load(sk))
 		die("cannot load xdpgen_sink: %s", strerror(errno));
@@ -358,6 +633,7 @@ static int cmd_fwd(int argc, char **argv)
 	memcpy((void *)sk->rodata->fwd_smac, smac, 6);
 	sk->rodata->fwd_ifindex = ifindex_of(out);
 	bpf_program__set_autoload(sk->progs.xdpgen_tx, false);
+	bpf_program__set_autoload(sk->progs.xdpgen_flood, false);
 	bpf_program__set_autoload(sk->progs.xdpgen_sink, false);
 	if (xdpgen__load(sk))
 		die("cannot load xdpgen_fwd: %s", strerror(errno));
@@ -376,11 +652,13 @@ int main(int argc, char **argv)
 {
 	signal(SIGPIPE, SIG_IGN);
 	if (argc < 2) {
-		fprintf(stderr, "usage: %s {send|sink|fwd} ... (see the head of xdpgen.c)\n", prog);
+		fprintf(stderr, "usage: %s {send|flood|sink|fwd} ... (see the head of xdpgen.c)\n", prog);
 		return 2;
 	}
 	if (!strcmp(argv[1], "send"))
 		return cmd_send(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "flood"))
+		return cmd_flood(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "sink"))
 		return cmd_sink(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "fwd"))
