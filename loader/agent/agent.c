@@ -469,72 +469,32 @@ static struct agent_chain *find_chain(struct agent *a, const char *name)
 	return NULL;
 }
 
-static int load_spec(const char *dir, struct sfc_yaml *y, struct sfc_diag *d,
-		     struct sfc_ynode *root)
-{
-	yaml_parser_t parser;
-	char *spec = sfc_spec_read(dir);
-	int err = 0;
-
-	if (!spec)
-		return -ENOENT;
-	if (!yaml_parser_initialize(&parser)) {
-		free(spec);
-		return -ENOMEM;
-	}
-	yaml_parser_set_input_string(&parser, (const unsigned char *)spec, strlen(spec));
-	if (!yaml_parser_load(&parser, &y->doc))
-		err = -EINVAL;
-	yaml_parser_delete(&parser);
-	free(spec);
-	if (err)
-		return err;
-	y->loaded = true;
-	y->file = "spec";
-	y->diag = d;
-	memset(root, 0, sizeof(*root));
-	root->y = y;
-	root->n = yaml_document_get_root_node(&y->doc);
-	return 0;
-}
-
 /* The functions of one chain; false when one of them could not start. */
 static bool discover_chain(struct agent *a, struct agent_chain *c, const char *dir,
 			   const struct sfc_chain_info *info)
 {
 	struct agent_fn *kept[SFC_MAX_FUNCTIONS] = {}, *fn, **pp;
-	struct sfc_ynode root, fns, fnode, name, cfg;
-	struct sfc_yaml y = {};
+	struct sfc_ynode root, fnode, cfg;
+	struct sfc_yaml y;
 	struct sfc_diag d = {};
 	const struct agent_type *type;
-	unsigned int i, k, n, nfn;
+	unsigned int i, nfn;
 	bool complete = true, seen;
 	int err;
 
-	err = load_spec(dir, &y, &d, &root);
+	err = sfc_spec_load(dir, &y, &d, &root);
 	if (err) {
 		sfc_log(SFC_LOG_DEBUG, "chain %s: cannot read its spec: %s", c->name,
 			strerror(-err));
 		return false;
 	}
-	sfc_ymap__get(&root, "functions", &fns);
-	n = sfc_ynode__is_seq(&fns) ? sfc_yseq__len(&fns) : 0;
 	nfn = info->n_functions < SFC_MAX_FUNCTIONS ? info->n_functions : SFC_MAX_FUNCTIONS;
 	for (i = 0; i < nfn; i++) {
 		type = find_type(info->fn[i].type);
 		if (!type)
 			continue;
-		memset(&cfg, 0, sizeof(cfg));
-		cfg.y = &y;
-		for (k = 0; k < n; k++) {
-			sfc_yseq__at(&fns, k, &fnode);
-			sfc_ymap__get(&fnode, "name", &name);
-			if (name.n && sfc_ynode__text(&name) &&
-			    !strcmp(sfc_ynode__text(&name), info->fn[i].name)) {
-				sfc_ymap__get(&fnode, "config", &cfg);
-				break;
-			}
-		}
+		sfc_spec_function(&root, info->fn[i].name, &fnode);
+		sfc_ymap__get(&fnode, "config", &cfg);
 		seen = false;
 		if (!fn_sync(a, c->name, dir, info->fn[i].name, type, &cfg, &seen))
 			complete = false;
@@ -557,7 +517,7 @@ static bool discover_chain(struct agent *a, struct agent_chain *c, const char *d
 			sfc_log(SFC_LOG_INFO, "%s/%s: removed from the chain", fn->chain, fn->name);
 		fn_free(a, fn);
 	}
-	yaml_document_delete(&y.doc);
+	sfc_spec_unload(&y);
 	return complete;
 }
 
