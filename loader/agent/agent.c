@@ -801,6 +801,32 @@ static void on_signal(struct agent *a, void *ctx, uint32_t events)
 }
 
 /*
+ * /run/sfc: made 0700 by root, and refused when another user owns it or
+ * can write into it (they could take the lock and stop every agent, or
+ * point the lock path elsewhere with a symlink). A 0755 folder made by an
+ * older agent is tightened.
+ */
+static int lock_dir_ensure(void)
+{
+	struct stat st;
+
+	if (!mkdir(AGENT_LOCK_DIR, 0700) && chmod(AGENT_LOCK_DIR, 0700))
+		return -errno;
+	if (lstat(AGENT_LOCK_DIR, &st))
+		return -errno;
+	if (!S_ISDIR(st.st_mode) || st.st_uid != geteuid() ||
+	    (st.st_mode & (S_IWGRP | S_IWOTH))) {
+		sfc_log(SFC_LOG_ERROR, "%s is not a folder that only uid %u can write (uid %u, "
+			"mode %04o): remove it", AGENT_LOCK_DIR, (unsigned int)geteuid(),
+			(unsigned int)st.st_uid, (unsigned int)(st.st_mode & 07777));
+		return -EPERM;
+	}
+	if ((st.st_mode & 07777) != 0700 && chmod(AGENT_LOCK_DIR, 0700))
+		return -errno;
+	return 0;
+}
+
+/*
  * The lock of the pin root, not the pin root itself: apply holds an flock on
  * that while it works. The file is removed at exit, so the lock taken must
  * be on the file the path still names (another agent may just have removed
@@ -809,19 +835,27 @@ static void on_signal(struct agent *a, void *ctx, uint32_t events)
 static int lock_pin_root(struct agent *a)
 {
 	struct stat held, named;
-	int i;
+	char canon[PATH_MAX];
+	const char *p;
+	size_t o = 0;
+	int i, err;
 
-	if (mkdir(AGENT_LOCK_DIR, 0755) && errno != EEXIST)
-		return -errno;
+	err = lock_dir_ensure();
+	if (err)
+		return err;
+	/* one lock for /x/y, /x//y and /x/y/ (sfc_bpffs_ensure refused . and ..) */
+	for (p = a->opts.pin_root; *p && o < sizeof(canon) - 1; p++)
+		if (*p != '/' || (p[1] && p[1] != '/'))
+			canon[o++] = *p;
+	canon[o] = '\0';
 	snprintf(a->lock_path, sizeof(a->lock_path), AGENT_LOCK_DIR "/agent-%016llx.lock",
-		 (unsigned long long)sfc_hash(a->opts.pin_root));
+		 (unsigned long long)sfc_hash(canon));
 	for (i = 0; i < 10; i++) {
-		a->lockfd = open(a->lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+		a->lockfd = open(a->lock_path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
 		if (a->lockfd < 0)
 			return -errno;
 		if (flock(a->lockfd, LOCK_EX | LOCK_NB)) {
-			int err = errno == EWOULDBLOCK ? -EBUSY : -errno;	/* another agent */
-
+			err = errno == EWOULDBLOCK ? -EBUSY : -errno;	/* another agent */
 			close(a->lockfd);
 			a->lockfd = -1;	/* not ours to remove */
 			return err;
@@ -843,6 +877,12 @@ static int setup(struct agent *a)
 	sigset_t mask;
 	int err;
 
+	/*
+	 * What the agent makes is root's alone, whatever umask it was started
+	 * with: the lock file, and the pins the flow monitor adds (the kernel
+	 * makes a pin 0600 & ~umask, so 0600 at most; see docs/hardening.md).
+	 */
+	umask(077);
 	err = sfc_bpffs_ensure(a->opts.pin_root);
 	if (err)
 		return err;

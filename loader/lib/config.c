@@ -8,11 +8,17 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <linux/magic.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/syscall.h>
 
 #include "internal.h"
 #include "nf.h"
@@ -723,21 +729,17 @@ struct sfc_chain_spec *sfc_chain_spec__parse_string(const char *name, const char
 	return spec;
 }
 
-int sfc_read_file(const char *path, size_t max, char **out, size_t *out_len)
+/* The rest of fd, NUL-terminated: at most max + 1 bytes (see sfc_read_file). */
+static int read_fd(int fd, size_t max, char **out, size_t *out_len)
 {
 	size_t len = 0, cap = 64 * 1024;
 	char *buf = NULL, *nb;
 	ssize_t n;
-	int fd, err = 0;
+	int err = 0;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
 	buf = malloc(cap + 1);
-	if (!buf) {
-		err = -ENOMEM;
-		goto out;
-	}
+	if (!buf)
+		return -ENOMEM;
 	while (len <= max) {
 		if (len == cap) {
 			cap *= 2;
@@ -765,6 +767,181 @@ int sfc_read_file(const char *path, size_t max, char **out, size_t *out_len)
 	buf = NULL;
 out:
 	free(buf);
+	return err;
+}
+
+/*
+ * The chain file named on the command line: a regular file, or a pipe
+ * (`sfcctl apply <(...)`, /dev/stdin), read to its end. A device (/dev/zero,
+ * a tty), a socket or a folder is refused at open, without a read: O_NONBLOCK
+ * keeps the open of a FIFO without a writer from hanging, and is cleared
+ * for the read.
+ */
+int sfc_read_file(const char *path, size_t max, char **out, size_t *out_len)
+{
+	struct stat st;
+	int fd, err, fl;
+
+	fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &st)) {
+		err = -errno;
+		goto out;
+	}
+	if (S_ISDIR(st.st_mode)) {
+		err = -EISDIR;
+		goto out;
+	}
+	if (!S_ISREG(st.st_mode) && !S_ISFIFO(st.st_mode)) {
+		err = -ENODEV;	/* "not a regular file or a pipe" */
+		goto out;
+	}
+	fl = fcntl(fd, F_GETFL);
+	if (fl < 0 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK)) {
+		err = -errno;
+		goto out;
+	}
+	err = read_fd(fd, max, out, out_len);
+out:
+	close(fd);
+	return err;
+}
+
+#ifndef RESOLVE_BENEATH
+#define RESOLVE_NO_MAGICLINKS	0x02
+#define RESOLVE_BENEATH		0x08
+#endif
+
+struct sfc_open_how {		/* struct open_how (linux/openat2.h, 5.6) */
+	uint64_t flags;
+	uint64_t mode;
+	uint64_t resolve;
+};
+
+/* Does relative name, read as text, climb above its folder ("a/../..")? */
+static bool climbs_out(const char *name)
+{
+	const char *p = name, *e;
+	long depth = 0;
+	size_t l;
+
+	while (*p) {
+		e = p + strcspn(p, "/");
+		l = e - p;
+		if (l == 2 && p[0] == '.' && p[1] == '.') {
+			if (--depth < 0)
+				return true;
+		} else if (l && !(l == 1 && p[0] == '.')) {
+			depth++;
+		}
+		p = *e ? e + 1 : e;
+	}
+	return false;
+}
+
+/*
+ * Open name for a chain file in folder dir: a relative name beneath dir,
+ * through ".." and symlinks alike. openat2(RESOLVE_BENEATH) checks that in
+ * the kernel, atomically; before Linux 5.6 (or under valgrind, which does
+ * not know openat2) the file opened is compared with dir afterwards,
+ * through /proc/self/fd, which is as atomic. A name that climbs out as
+ * written is refused first, whether or not the file it names exists.
+ */
+static int open_beneath(const char *dir, const char *name, int flags)
+{
+	struct sfc_open_how how = { .flags = flags, .resolve = RESOLVE_NO_MAGICLINKS };
+	char real_dir[PATH_MAX], real[PATH_MAX], proc[64];
+	static bool no_openat2;
+	int dfd = AT_FDCWD, fd, err;
+	size_t l;
+	ssize_t n;
+
+	if (name[0] != '/') {
+		if (climbs_out(name))
+			return -EXDEV;
+		dfd = open(*dir ? dir : ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (dfd < 0)
+			return -errno;
+		how.resolve |= RESOLVE_BENEATH;
+	}
+	errno = ENOSYS;
+	fd = no_openat2 ? -1 : syscall(SYS_openat2, dfd, name, &how, sizeof(how));
+	err = fd < 0 ? -errno : 0;
+	if (fd < 0 && errno == ENOSYS)
+		no_openat2 = true;
+	if (fd < 0 && (errno == ENOSYS || errno == EPERM) && dfd != AT_FDCWD) {
+		/* no openat2 (or a seccomp filter that refuses it) */
+		fd = openat(dfd, name, flags);
+		err = fd < 0 ? -errno : 0;
+		snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+		if (fd >= 0 && (!realpath(*dir ? dir : ".", real_dir) ||
+				(n = readlink(proc, real, sizeof(real) - 1)) < 0)) {
+			err = -errno;
+		} else if (fd >= 0) {
+			real[n] = '\0';
+			l = strlen(real_dir);
+			if (strncmp(real, real_dir, l) || (real[l] != '/' && strcmp(real_dir, "/")))
+				err = -EXDEV;
+		}
+	} else if (fd < 0 && (errno == ENOSYS || errno == EPERM)) {
+		fd = open(name, flags);	/* an absolute name: as written */
+		err = fd < 0 ? -errno : 0;
+	}
+	if (dfd >= 0)
+		close(dfd);
+	if (err && fd >= 0)
+		close(fd);
+	return err ? err : fd;
+}
+
+/*
+ * The files of /proc, /sys and the like are S_ISREG but no text on a disk:
+ * a read can block (/proc/kmsg, trace_pipe), take messages from their
+ * reader, or never end.
+ */
+static bool kernel_fs(unsigned long type)
+{
+	static const unsigned long magic[] = {
+		PROC_SUPER_MAGIC, SYSFS_MAGIC, DEBUGFS_MAGIC, TRACEFS_MAGIC,
+		SECURITYFS_MAGIC, CGROUP_SUPER_MAGIC, CGROUP2_SUPER_MAGIC, BPF_FS_MAGIC,
+		0x62656570 /* configfs */, EFIVARFS_MAGIC,
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(magic) / sizeof(magic[0]); i++)
+		if (type == magic[i])
+			return true;
+	return false;
+}
+
+/*
+ * A file that a chain file names ({file: ...} of a firewall set): relative
+ * to the chain file's folder dir ("" for the cwd), and only a regular file,
+ * at most max bytes (else *len > max). The errors the callers explain:
+ * -EXDEV (a relative name that leads out of dir), -ELOOP (a magic link such
+ * as /proc/self/fd/N), -ENODEV (a FIFO, device or socket, or a file of /proc
+ * or /sys: never read, never waited on), -EISDIR. The fd stays O_NONBLOCK.
+ */
+int sfc_read_file_at(const char *dir, const char *name, size_t max, char **out, size_t *out_len)
+{
+	struct statfs fs;
+	struct stat st;
+	int fd, err;
+
+	fd = open_beneath(dir, name, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+	if (fd < 0)
+		return fd;
+	if (fstat(fd, &st) || fstatfs(fd, &fs))
+		err = -errno;
+	else if (S_ISDIR(st.st_mode))
+		err = -EISDIR;
+	else if (!S_ISREG(st.st_mode) || kernel_fs(fs.f_type))
+		err = -ENODEV;
+	else if ((uint64_t)st.st_size > max)
+		err = -EFBIG;
+	else
+		err = read_fd(fd, max, out, out_len);
 	close(fd);
 	return err;
 }
@@ -783,7 +960,8 @@ struct sfc_chain_spec *sfc_chain_spec__parse_file(const char *path, struct sfc_d
 	}
 	err = sfc_read_file(path, CHAIN_MAX_BYTES, &text, &len);
 	if (err) {
-		diag_at(&d, path, 0, 0, "cannot read: %s", strerror(-err));
+		diag_at(&d, path, 0, 0, "cannot read: %s", err == -ENODEV ?
+			"not a regular file or a pipe" : strerror(-err));
 		goto out;
 	}
 	spec = parse(path, text, len, &d, &err);

@@ -100,9 +100,18 @@ static int add_prefix(struct fw_set *s, uint32_t *cap, const struct fw_prefix *p
 	return 0;
 }
 
+/* config.c: a file a chain file names (to move to internal.h) */
+int sfc_read_file_at(const char *dir, const char *name, size_t max, char **out, size_t *len);
+
 /*
  * One prefix or address per line; '#' starts a comment; blank lines are
  * fine. An error names the set file's line and sits at the `file:` node.
+ *
+ * A relative path is read in the chain file's folder and must stay in it,
+ * after ".." and symlinks (sfc_read_file_at); an absolute path is taken as
+ * written. Either way only a regular file of at most SET_FILE_MAX bytes is
+ * read: never a FIFO, a device or a file of /proc or /sys, which could block
+ * or never end.
  */
 static int read_set_file(struct parse_ctx *ctx, const struct sfc_ynode *fnode, struct fw_set *s)
 {
@@ -118,13 +127,24 @@ static int read_set_file(struct parse_ctx *ctx, const struct sfc_ynode *fnode, s
 		snprintf(path, sizeof(path), "%s", s->file);
 	else
 		snprintf(path, sizeof(path), "%s/%s", ctx->dir, s->file);
-	err = sfc_read_file(path, SET_FILE_MAX, &text, &len);
+	err = sfc_read_file_at(ctx->dir, s->file, SET_FILE_MAX, &text, &len);
 	if (err == -ENOMEM)
 		return err;
-	if (!err && len > SET_FILE_MAX) {
+	if (err == -EFBIG || (!err && len > SET_FILE_MAX)) {
 		free(text);
 		return sfc_yaml__error(fnode, "%s: larger than %d MiB", path, SET_FILE_MAX >> 20);
 	}
+	if (err == -EXDEV)
+		return sfc_yaml__error(fnode, "%s leads out of the chain file's folder (%s): a "
+				       "relative set file must stay in it, through \"..\" and "
+				       "symlinks alike", sfc_yaml__quote(s->file, q, sizeof(q)),
+				       ctx->dir[0] ? ctx->dir : ".");
+	if (err == -ENODEV)
+		return sfc_yaml__error(fnode, "%s: not a regular file (a FIFO, device, socket or "
+				       "file of /proc or /sys is never read)", path);
+	if (err == -ELOOP)
+		return sfc_yaml__error(fnode, "cannot read %s: %s (a /proc magic link or a "
+				       "symlink loop)", path, strerror(-err));
 	if (err)
 		return sfc_yaml__error(fnode, "cannot read %s: %s", path, strerror(-err));
 	if (memchr(text, '\0', len)) {

@@ -22,6 +22,12 @@
 #define BPF_FS_MAGIC 0xcafe4a11
 #endif
 
+/*
+ * mkdir -p with mode 0700 whatever the umask: a folder made here is chmod'ed
+ * after its mkdir, since the umask only takes bits away and could leave
+ * 0500 or 0000. Folders that already exist are left as they are (the pin
+ * root is checked by sfc_bpffs_ensure()).
+ */
 int sfc_mkdir_p(const char *path)
 {
 	char tmp[512], *p;
@@ -32,13 +38,17 @@ int sfc_mkdir_p(const char *path)
 		if (*p != '/')
 			continue;
 		*p = '\0';
-		if (mkdir(tmp, 0700) && errno != EEXIST)
+		if (mkdir(tmp, 0700)) {
+			if (errno != EEXIST)
+				return -errno;
+		} else if (chmod(tmp, 0700)) {
 			return -errno;
+		}
 		*p = '/';
 	}
-	if (mkdir(tmp, 0700) && errno != EEXIST)
-		return -errno;
-	return 0;
+	if (mkdir(tmp, 0700))
+		return errno == EEXIST ? 0 : -errno;
+	return chmod(tmp, 0700) ? -errno : 0;
 }
 
 /*
@@ -67,16 +77,150 @@ static bool private_bpffs(void)
 	return self.st_dev != init.st_dev;
 }
 
+/* Why root cannot be a pin root, from its spelling alone; NULL if it can. */
+static const char *pin_root_spelling(const char *root)
+{
+	const char *p = root, *e;
+	size_t l;
+
+	if (root[0] != '/')
+		return "is not an absolute path";
+	while (*p) {
+		while (*p == '/')
+			p++;
+		e = strchrnul(p, '/');
+		l = e - p;
+		if ((l == 1 && p[0] == '.') || (l == 2 && p[0] == '.' && p[1] == '.'))
+			return "has a \".\" or \"..\" component";
+		p = e;
+	}
+	return NULL;
+}
+
 /*
- * Make sure root lives on a bpffs. The default root's /sys/fs/bpf is
- * mounted when it is not; any other root must already be on one. Interfaces
- * of another netns are reached with -n, never from a private mount.
+ * Every folder on the way to the pin root must be writable by root (or us)
+ * alone, or sticky: else another user could rename the pin root away and
+ * put a folder of theirs in its place. A bpffs mounted without a mode=
+ * option is 1777, sticky: that is fine. Checked before sfc_mkdir_p() makes
+ * the missing ones (0700), so that nothing is made under a folder that is
+ * refused.
+ */
+static int check_ancestors(const char *root)
+{
+	char p[PATH_MAX];
+	struct stat st;
+	size_t i;
+
+	if (snprintf(p, sizeof(p), "%s", root) >= (int)sizeof(p))
+		return -ENAMETOOLONG;
+	for (i = strlen(p); i > 1 && p[i - 1] == '/'; i--)
+		p[i - 1] = '\0';	/* "/x/" is "/x" */
+	while (i-- > 0) {
+		if (p[i] != '/')
+			continue;
+		p[i] = '\0';
+		if (stat(i ? p : "/", &st)) {
+			if (errno == ENOENT)
+				continue;	/* sfc_mkdir_p() makes it 0700 */
+			return -errno;
+		}
+		if ((st.st_uid && st.st_uid != geteuid()) ||
+		    ((st.st_mode & (S_IWGRP | S_IWOTH)) && !(st.st_mode & S_ISVTX))) {
+			sfc_log(SFC_LOG_ERROR, "pin root %s: %s (owner uid %u, mode %04o) can be "
+				"changed by other users than root: refusing it", root, i ? p : "/",
+				(unsigned int)st.st_uid, (unsigned int)(st.st_mode & 07777));
+			return -EPERM;
+		}
+	}
+	return 0;
+}
+
+/*
+ * The pin root holds programs that every packet of an interface runs, and
+ * maps that decide their verdicts: only root may reach into it.
+ *
+ * - A pin root another user owns is refused: whoever owns a folder can
+ *   chmod it back and put pins or symlinks of theirs in it, now or later.
+ * - One we own but that others can write (mkdir under umask 000, or a chmod)
+ *   is repaired to 0700 with a warning, after checking that nothing in it
+ *   belongs to another user; what is in it was made by root.
+ * - Modes that are only too open for reading are made 0700 silently, as
+ *   sfc always did.
+ */
+static int check_pin_root(const char *root)
+{
+	struct stat st, e;
+	struct dirent *de;
+	int err = 0, fd;
+	DIR *d;
+
+	if (lstat(root, &st))
+		return -errno;
+	if (S_ISLNK(st.st_mode)) {
+		sfc_log(SFC_LOG_ERROR, "pin root %s is a symlink: refusing it (name its target)",
+			root);
+		return -EPERM;
+	}
+	if (!S_ISDIR(st.st_mode))
+		return -ENOTDIR;
+	if (st.st_uid != geteuid()) {
+		sfc_log(SFC_LOG_ERROR, "pin root %s is owned by uid %u, not by %u: refusing it "
+			"(another user could put pins of theirs in it; remove it with rm -r)",
+			root, (unsigned int)st.st_uid, (unsigned int)geteuid());
+		return -EPERM;
+	}
+	fd = open(root, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	d = fdopendir(fd);
+	if (!d) {
+		err = -errno;
+		close(fd);
+		return err;
+	}
+	while ((de = readdir(d))) {
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		if (fstatat(fd, de->d_name, &e, AT_SYMLINK_NOFOLLOW))
+			continue;	/* removed meanwhile */
+		if (e.st_uid != geteuid() ||
+		    (S_ISDIR(e.st_mode) && (e.st_mode & (S_IWGRP | S_IWOTH)))) {
+			sfc_log(SFC_LOG_ERROR, "pin root %s: %s is owned by uid %u, mode %04o: "
+				"refusing the pin root (only root may write under it; remove it)",
+				root, de->d_name, (unsigned int)e.st_uid,
+				(unsigned int)(e.st_mode & 07777));
+			err = -EPERM;
+			break;
+		}
+	}
+	if (!err && (st.st_mode & 07777) != 0700) {
+		if (st.st_mode & (S_IWGRP | S_IWOTH))
+			sfc_log(SFC_LOG_WARN, "pin root %s had mode %04o (writable by other users): "
+				"made it 0700", root, (unsigned int)(st.st_mode & 07777));
+		if (fchmod(fd, 0700))
+			err = -errno;
+	}
+	closedir(d);
+	return err;
+}
+
+/*
+ * Make sure root lives on a bpffs, and that only root can write into it
+ * (check_pin_root()). The default root's /sys/fs/bpf is mounted when it is
+ * not; any other root must already be on one. Interfaces of another netns
+ * are reached with -n, never from a private mount.
  */
 int sfc_bpffs_ensure(const char *root)
 {
 	struct statfs st;
+	const char *why;
 	int err;
 
+	why = pin_root_spelling(root);
+	if (why) {
+		sfc_log(SFC_LOG_ERROR, "pin root \"%s\" %s", root, why);
+		return -EINVAL;
+	}
 	if (strncmp(root, "/sys/fs/bpf", 11) == 0 && private_bpffs())
 		return -ENOTSUP;
 	if (strncmp(root, "/sys/fs/bpf", 11) == 0 &&
@@ -88,6 +232,9 @@ int sfc_bpffs_ensure(const char *root)
 		}
 		sfc_log(SFC_LOG_INFO, "mounted bpffs on /sys/fs/bpf");
 	}
+	err = check_ancestors(root);
+	if (err)
+		return err;
 	err = sfc_mkdir_p(root);
 	if (err)
 		return err;
@@ -95,13 +242,20 @@ int sfc_bpffs_ensure(const char *root)
 		return -errno;
 	if (st.f_type != BPF_FS_MAGIC)
 		return -ENOTSUP;
-	return chmod(root, 0700) ? -errno : 0;
+	return check_pin_root(root);
 }
 
+/*
+ * root/chain[/rel]. chain comes from a user (a chain file, a command line,
+ * a folder name): it must be a chain name, so that it names one folder
+ * right under the root (no '/', no "..").
+ */
 int sfc_pin_path(char *buf, size_t len, const char *root, const char *chain, const char *rel)
 {
 	int n;
 
+	if (!sfc_name_valid(chain))
+		return -EINVAL;
 	if (rel && *rel)
 		n = snprintf(buf, len, "%s/%s/%s", root, chain, rel);
 	else
@@ -152,6 +306,15 @@ uint64_t sfc_hash(const char *s)
 	return h;
 }
 
+static bool sfc_netns_name_valid(const char *name)
+{
+	size_t l = name ? strnlen(name, NAME_MAX + 1) : 0;
+
+	/* iproute2's rule (one file in /run/netns), and what info.netns holds */
+	return l && l < sizeof(((struct sfc_chain_info *)0)->netns) && !strchr(name, '/') &&
+	       strcmp(name, ".") && strcmp(name, "..");
+}
+
 int sfc_netns_enter(const char *name, int *saved)
 {
 	char path[128];
@@ -160,7 +323,8 @@ int sfc_netns_enter(const char *name, int *saved)
 	*saved = -1;
 	if (!name || !*name)
 		return 0;
-	if (strchr(name, '/') || snprintf(path, sizeof(path), "/run/netns/%s", name) >= (int)sizeof(path))
+	if (!sfc_netns_name_valid(name) ||
+	    snprintf(path, sizeof(path), "/run/netns/%s", name) >= (int)sizeof(path))
 		return -EINVAL;
 	*saved = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
 	if (*saved < 0)

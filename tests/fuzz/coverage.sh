@@ -20,7 +20,7 @@ trap 'rm -rf "$tmp"' EXIT
 clang -O1 -g -std=gnu11 -w -fprofile-instr-generate -fcoverage-mapping -DFUZZ_STANDALONE \
 	-DSFC_VERSION='"cov"' -I"$root/loader/include" -I"$root/loader/lib" \
 	-I"$root/bpf/include" -I"$build/bpf-gen" \
-	"$root"/loader/lib/*.c "$root/tests/fuzz/fuzz_chain.c" -Wl,--wrap=sfc_read_file \
+	"$root"/loader/lib/*.c "$root/tests/fuzz/fuzz_chain.c" -Wl,--wrap=sfc_read_file -Wl,--wrap=sfc_read_file_at \
 	$(pkg-config --libs libbpf libxdp yaml-0.1 libelf zlib) -o "$tmp/replay"
 LLVM_PROFILE_FILE="$tmp/replay.profraw" "$tmp/replay" "$@"
 llvm-profdata merge -sparse "$tmp/replay.profraw" -o "$tmp/replay.profdata"

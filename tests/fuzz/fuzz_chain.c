@@ -22,8 +22,8 @@
  *
  * The input is a chain file, optionally followed by a line "#@file" and the
  * text that every firewall set file `{file: ...}` reads: the fuzzer never
- * touches the host's files (sfc_read_file is wrapped at link time,
- * -Wl,--wrap=sfc_read_file), so a run is a pure function of its input.
+ * touches the host's files (sfc_read_file and sfc_read_file_at are wrapped at
+ * link time, -Wl,--wrap=...), so a run is a pure function of its input.
  *
  * Built twice (tests/fuzz/CMakeLists.txt): with clang -fsanitize=fuzzer as
  * fuzz_chain, and with FUZZ_STANDALONE as fuzz_chain_replay, whose main()
@@ -81,6 +81,21 @@ int __wrap_sfc_read_file(const char *path, size_t max, char **out, size_t *out_l
 	*out = b;
 	*out_len = file_len;
 	return 0;
+}
+
+/*
+ * Set files are read through sfc_read_file_at(dir, name, ...), which keeps a
+ * relative name inside the chain file's folder: the same text, whatever the
+ * name (the rule itself is tested in tests/unit/test_config.c).
+ */
+int __wrap_sfc_read_file_at(const char *dir, const char *name, size_t max, char **out,
+			    size_t *out_len);
+
+int __wrap_sfc_read_file_at(const char *dir, const char *name, size_t max, char **out,
+			    size_t *out_len)
+{
+	(void)dir;
+	return __wrap_sfc_read_file(name, max, out, out_len);
 }
 
 /* ---- failures ----------------------------------------------------------- */
@@ -756,6 +771,12 @@ int main(int argc, char **argv)
 	       file_reads);
 	if (!n_inputs)
 		return 1;
+	/* The corpus has set files: none read means the wrappers no longer
+	 * catch the function that reads them, and the fuzzer misses them. */
+	if (n_parsed && !file_reads) {
+		fprintf(stderr, "no set file was read: is every set-file reader wrapped?\n");
+		return 1;
+	}
 	return err ? 1 : 0;
 }
 #endif

@@ -8,9 +8,12 @@
  */
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+#include <sys/stat.h>
 
 #include <sfc/sfc.h>
 #include "nf.h"
@@ -96,6 +99,31 @@ static const struct bad_case bad[] = {
 	{ "name with a leading dash",
 	  "apiVersion: sfc/v1alpha1\nkind: Chain\nmetadata:\n  name: -edge\n" SPEC FNS,
 	  4, 9, "metadata.name", "starts with '-'" },
+	/* names become folders under the pin root: nothing that leaves it */
+	{ "name ../x",
+	  "apiVersion: sfc/v1alpha1\nkind: Chain\nmetadata:\n  name: ../x\n" SPEC FNS,
+	  4, 9, "metadata.name", "\"../x\" has a character other than a-z, 0-9 and '-'" },
+	{ "name a/b",
+	  "apiVersion: sfc/v1alpha1\nkind: Chain\nmetadata:\n  name: a/b\n" SPEC FNS,
+	  4, 9, "metadata.name", "\"a/b\" has a character other than" },
+	{ "name .",
+	  "apiVersion: sfc/v1alpha1\nkind: Chain\nmetadata:\n  name: \".\"\n" SPEC FNS,
+	  4, 9, "metadata.name", "\".\" has a character other than" },
+	{ "name ..",
+	  "apiVersion: sfc/v1alpha1\nkind: Chain\nmetadata:\n  name: \"..\"\n" SPEC FNS,
+	  4, 9, "metadata.name", "\"..\" has a character other than" },
+	{ "name with a NUL",
+	  "apiVersion: sfc/v1alpha1\nkind: Chain\nmetadata:\n  name: \"a\\0b\"\n" SPEC FNS,
+	  4, 9, "metadata.name", "NUL" },
+	{ "function name ../fw",
+	  HEAD SPEC "  functions:\n    - name: ../fw\n      type: passthrough\n",
+	  8, 13, "spec.functions[0].name", "\"../fw\" has a character other than" },
+	{ "function name a/b",
+	  HEAD SPEC "  functions:\n    - name: a/b\n      type: passthrough\n",
+	  8, 13, "spec.functions[0].name", "\"a/b\" has a character other than" },
+	{ "function name ..",
+	  HEAD SPEC "  functions:\n    - name: \"..\"\n      type: passthrough\n",
+	  8, 13, "spec.functions[0].name", "\"..\" has a character other than" },
 	{ "name with a newline stays one line",
 	  "apiVersion: sfc/v1alpha1\nkind: Chain\nmetadata:\n  name: \"a\\nb\"\n" SPEC FNS,
 	  4, 9, "metadata.name", "\"a b\" has a character other than" },
@@ -758,6 +786,183 @@ static void check_names(void)
 	CHECK(!sfc_name_valid("a.b"), "dot");
 	CHECK(!sfc_name_valid("a b"), "space");
 	CHECK(!sfc_name_valid(NULL), "NULL");
+	/* a name is one folder right under the pin root */
+	CHECK(!sfc_name_valid("."), ".");
+	CHECK(!sfc_name_valid(".."), "..");
+	CHECK(!sfc_name_valid("../x"), "../x");
+	CHECK(!sfc_name_valid("a/b"), "a/b");
+	CHECK(!sfc_name_valid("/a"), "/a");
+	CHECK(!sfc_name_valid("x/../../y"), "x/../../y");
+	CHECK(!sfc_name_valid("a\nb"), "newline");
+	CHECK(!sfc_name_valid("\xc3\xa9"), "UTF-8");
+	{
+		char long_name[301];
+
+		memset(long_name, 'a', 300);
+		long_name[300] = '\0';
+		CHECK(!sfc_name_valid(long_name), "300 characters");
+	}
+}
+
+/* ---- files a chain file names, and the chain file itself ---- */
+
+static char sec_dir[] = "/tmp/sfc-test-config-XXXXXX";
+
+static int put(const char *rel, const char *text)
+{
+	char p[512];
+	FILE *f;
+
+	snprintf(p, sizeof(p), "%s/%s", sec_dir, rel);
+	f = fopen(p, "w");
+	if (!f)
+		return -1;
+	fputs(text, f);
+	return fclose(f);
+}
+
+/* chains/fw.yaml whose set "block" is {file: FILE} (line 12, column 25) */
+static struct sfc_chain_spec *set_chain(const char *file, struct sfc_diag *d)
+{
+	char text[1024], p[512];
+
+	snprintf(text, sizeof(text), HEAD SPEC
+		 "  functions:\n"
+		 "    - name: fw\n"
+		 "      type: firewall\n"
+		 "      config:\n"
+		 "        sets:\n"
+		 "          block: {file: \"%s\"}\n"
+		 "        rules: [{action: drop, src: \"@block\"}]\n", file);
+	snprintf(p, sizeof(p), "%s/chains/fw.yaml", sec_dir);
+	if (put("chains/fw.yaml", text))
+		return NULL;
+	memset(d, 0, sizeof(*d));
+	errno = 0;
+	return sfc_chain_spec__parse_file(p, d);
+}
+
+static void set_refused(const char *file, const char *msg, const char *msg2)
+{
+	struct sfc_chain_spec *spec;
+	struct sfc_diag d;
+	char line[1024];
+
+	spec = set_chain(file, &d);
+	CHECK(!spec, "set file %s: parsed", file);
+	sfc_chain_spec__free(spec);
+	sfc_diag__format(&d, line, sizeof(line));
+	if (getenv("SFC_TEST_VERBOSE"))
+		printf("%-40s %s\n", file, line);
+	CHECK(errno == EINVAL, "set file %s: errno %d", file, errno);
+	CHECK(d.line == 12 && d.col == 25, "set file %s: at %d:%d (%s)", file, d.line, d.col, line);
+	CHECK_STR(d.path, "spec.functions[0].config.sets.block.file");
+	CHECK(strstr(d.msg, msg) || (msg2 && strstr(d.msg, msg2)), "set file %s: \"%s\", want "
+	      "\"%s\"", file, d.msg, msg);
+}
+
+static void set_ok(const char *file)
+{
+	struct sfc_chain_spec *spec;
+	struct sfc_diag d;
+
+	spec = set_chain(file, &d);
+	CHECK(spec, "set file %s: %d:%d: %s", file, d.line, d.col, d.msg);
+	sfc_chain_spec__free(spec);
+}
+
+static void check_file_paths(void)
+{
+	char p[512], q[512];
+	struct sfc_chain_spec *spec;
+	struct sfc_diag d;
+	int fds[2], fd;
+
+	if (!mkdtemp(sec_dir)) {
+		CHECK(0, "mkdtemp: %s", strerror(errno));
+		return;
+	}
+	snprintf(p, sizeof(p), "%s/chains", sec_dir);
+	mkdir(p, 0700);
+	snprintf(p, sizeof(p), "%s/chains/sets", sec_dir);
+	mkdir(p, 0700);
+	snprintf(p, sizeof(p), "%s/outside", sec_dir);
+	mkdir(p, 0700);
+	put("chains/sets/ok.txt", "10.0.0.0/8\n192.0.2.1\n");
+	put("outside/secret.txt", "203.0.113.0/24\n");
+	snprintf(p, sizeof(p), "%s/chains/in-link.txt", sec_dir);
+	CHECK(!symlink("sets/ok.txt", p), "symlink: %s", strerror(errno));
+	snprintf(p, sizeof(p), "%s/chains/out-link.txt", sec_dir);
+	CHECK(!symlink("../outside/secret.txt", p), "symlink: %s", strerror(errno));
+	snprintf(p, sizeof(p), "%s/chains/out-abs.txt", sec_dir);
+	snprintf(q, sizeof(q), "%s/outside/secret.txt", sec_dir);
+	CHECK(!symlink(q, p), "symlink: %s", strerror(errno));
+	snprintf(p, sizeof(p), "%s/chains/out-dir", sec_dir);
+	snprintf(q, sizeof(q), "%s/outside", sec_dir);
+	CHECK(!symlink(q, p), "symlink: %s", strerror(errno));
+	snprintf(p, sizeof(p), "%s/chains/fifo", sec_dir);
+	CHECK(!mkfifo(p, 0600), "mkfifo: %s", strerror(errno));
+	snprintf(p, sizeof(p), "%s/chains/huge.txt", sec_dir);
+	fd = open(p, O_WRONLY | O_CREAT, 0600);
+	CHECK(fd >= 0 && !ftruncate(fd, (off_t)300 << 20), "huge: %s", strerror(errno));
+	if (fd >= 0)
+		close(fd);
+
+	/* relative: inside the chain file's folder, whatever the spelling */
+	set_ok("sets/ok.txt");
+	set_ok("./sets/ok.txt");
+	set_ok("sets/../sets/ok.txt");
+	set_ok("in-link.txt");
+	/* absolute: as written */
+	snprintf(p, sizeof(p), "%s/outside/secret.txt", sec_dir);
+	set_ok(p);
+
+	set_refused("../outside/secret.txt", "leads out of the chain file's folder", NULL);
+	set_refused("../../../../../../../../etc/passwd", "leads out of the chain file's folder",
+		    NULL);
+	set_refused("sets/../../outside/secret.txt", "leads out of the chain file's folder", NULL);
+	set_refused("out-link.txt", "leads out of the chain file's folder", NULL);
+	set_refused("out-abs.txt", "leads out of the chain file's folder", NULL);
+	set_refused("out-dir/secret.txt", "leads out of the chain file's folder", NULL);
+	set_refused("fifo", "not a regular file (a FIFO, device, socket or file of /proc or "
+		    "/sys is never read)", NULL);
+	set_refused("/proc/version", "/proc/version: not a regular file", NULL);
+	set_refused("/sys/kernel/uevent_seqnum", "not a regular file", NULL);
+	set_refused("/dev/zero", "/dev/zero: not a regular file", NULL);
+	set_refused("/dev/null", "/dev/null: not a regular file", NULL);
+	/* a magic link (openat2), or what it points to (stdin: no regular file here) */
+	set_refused("/proc/self/fd/0", "magic link", "not a regular file");
+	set_refused("huge.txt", "larger than 256 MiB", NULL);
+	set_refused("sets", "Is a directory", NULL);
+	set_refused("nope.txt", "No such file or directory", NULL);
+	set_refused("../chains/../../etc/passwd", "leads out of the chain file's folder", NULL);
+
+	/* the chain file: a regular file or a pipe, never a device */
+	errno = 0;
+	spec = sfc_chain_spec__parse_file("/dev/zero", &d);
+	CHECK(!spec && errno == ENODEV, "chain /dev/zero: errno %d", errno);
+	CHECK(strstr(d.msg, "not a regular file or a pipe"), "chain /dev/zero: %s", d.msg);
+	sfc_chain_spec__free(spec);
+	/* a FIFO without a writer: read at once as empty, no wait */
+	snprintf(p, sizeof(p), "%s/chains/fifo", sec_dir);
+	spec = sfc_chain_spec__parse_file(p, &d);
+	CHECK(!spec && strstr(d.msg, "empty file"), "chain FIFO: %s", d.msg);
+	sfc_chain_spec__free(spec);
+	/* a pipe (sfcctl apply <(...)) */
+	if (!pipe(fds)) {
+		static const char text[] = HEAD SPEC FNS;
+
+		CHECK(write(fds[1], text, strlen(text)) == (ssize_t)strlen(text), "pipe write");
+		close(fds[1]);
+		snprintf(p, sizeof(p), "/proc/self/fd/%d", fds[0]);
+		spec = sfc_chain_spec__parse_file(p, &d);
+		CHECK(spec, "chain from a pipe: %s", d.msg);
+		sfc_chain_spec__free(spec);
+		close(fds[0]);
+	}
+
+	snprintf(p, sizeof(p), "rm -rf '%s'", sec_dir);
+	CHECK(!system(p), "%s", p);
 }
 
 int main(int argc, char **argv)
@@ -776,6 +981,7 @@ int main(int argc, char **argv)
 	check_function_budget();
 	check_big_and_deep();
 	check_missing_file();
+	check_file_paths();
 	check_chains_dir(argv[1]);
 	check_json();
 	printf("%zu broken files checked\n", sizeof(bad) / sizeof(bad[0]));

@@ -28,7 +28,7 @@ for t in config firewall flowmon lb; do
 		-I"$root/loader/include" -I"$root/loader/lib" -I"$root/bpf/include" \
 		-I"$root/tests" -I"$build/bpf-gen" \
 		"$root/tests/unit/test_$t.c" "$tmp/seed_shim.o" \
-		-Wl,--wrap=sfc_read_file "$build/loader/libsfc.a" $libs -lm -o "$tmp/test_$t"
+		-Wl,--wrap=sfc_read_file -Wl,--wrap=sfc_read_file_at "$build/loader/libsfc.a" $libs -lm -o "$tmp/test_$t"
 	args=("$root/chains")
 	[ "$t" = firewall ] && args+=(--quick)
 	# the seeds are what the tests parse, whatever their verdict

@@ -18,23 +18,41 @@
 int sfc_read_file(const char *path, size_t max, char **out, size_t *len);
 int __real_sfc_read_file(const char *path, size_t max, char **out, size_t *len);
 int __wrap_sfc_read_file(const char *path, size_t max, char **out, size_t *len);
+int __real_sfc_read_file_at(const char *dir, const char *name, size_t max, char **out,
+			    size_t *len);
+int __wrap_sfc_read_file_at(const char *dir, const char *name, size_t max, char **out,
+			    size_t *len);
 
 static int in_parse;
 static char *set_text;
 static size_t set_len;
 
+/* The first set file a parse reads becomes the seed's "#@file" text. */
+static int keep_set_text(int err, const char *text, size_t len)
+{
+	if (!err && in_parse && !set_text && len <= SEED_MAX) {
+		set_text = malloc(len + 1);
+		if (set_text) {
+			memcpy(set_text, text, len);
+			set_len = len;
+		}
+	}
+	return err;
+}
+
 int __wrap_sfc_read_file(const char *path, size_t max, char **out, size_t *len)
 {
 	int err = __real_sfc_read_file(path, max, out, len);
 
-	if (!err && in_parse && !set_text && *len <= SEED_MAX) {
-		set_text = malloc(*len + 1);
-		if (set_text) {
-			memcpy(set_text, *out, *len);
-			set_len = *len;
-		}
-	}
-	return err;
+	return keep_set_text(err, err ? NULL : *out, err ? 0 : *len);
+}
+
+int __wrap_sfc_read_file_at(const char *dir, const char *name, size_t max, char **out,
+			    size_t *len)
+{
+	int err = __real_sfc_read_file_at(dir, name, max, out, len);
+
+	return keep_set_text(err, err ? NULL : *out, err ? 0 : *len);
 }
 
 static void save(const char *text, size_t len)
