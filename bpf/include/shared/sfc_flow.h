@@ -74,6 +74,15 @@
 #include <linux/types.h>
 #endif
 
+/*
+ * The flowmon type's map ABI: the layout and meaning of what it keeps pinned
+ * in nf/<function>/ (its maps, but those that belong to a generation).
+ * Bump it whenever one of them changes in a way a chain applied before
+ * cannot be read with, and teach loader/lib/compat.c the migration or
+ * let it refuse (docs/design.md, "Versions and upgrades"). 1: sfc 0.1.0.
+ */
+#define SFC_FLOWMON_MAP_ABI 1
+
 #define SFC_FLOWMON_MAX_FLOWS	(16 * 1024 * 1024)
 #define SFC_FLOWMON_DEFAULT_FLOWS	262144
 #define SFC_FLOWMON_MAX_SAMPLING	65535

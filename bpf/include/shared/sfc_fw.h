@@ -48,6 +48,15 @@
 #include <linux/bpf.h>	/* struct bpf_spin_lock */
 #endif
 
+/*
+ * The firewall type's map ABI: the layout and meaning of what it keeps pinned
+ * in nf/<function>/ (its maps, but those that belong to a generation).
+ * Bump it whenever one of them changes in a way a chain applied before
+ * cannot be read with, and teach loader/lib/compat.c the migration or
+ * let it refuse (docs/design.md, "Versions and upgrades"). 1: sfc 0.1.0.
+ */
+#define SFC_FW_MAP_ABI 1
+
 #define SFC_FW_MAX_RULES	262144
 #define SFC_FW_MAX_TUPLES	256
 #define SFC_FW_MAX_SETS		64

@@ -53,6 +53,15 @@
 #include <linux/types.h>
 #endif
 
+/*
+ * The loadbalancer type's map ABI: the layout and meaning of what it keeps pinned
+ * in nf/<function>/ (its maps, but those that belong to a generation).
+ * Bump it whenever one of them changes in a way a chain applied before
+ * cannot be read with, and teach loader/lib/compat.c the migration or
+ * let it refuse (docs/design.md, "Versions and upgrades"). 1: sfc 0.1.0.
+ */
+#define SFC_LB_MAP_ABI 1
+
 #define SFC_LB_NO_BACKEND 0xFFFFFFFFu
 
 /* Limits of the config; map sizes derive from them. */
