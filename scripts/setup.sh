@@ -27,6 +27,7 @@ RUN_PKGS=(iproute2 util-linux iputils-ping ethtool iperf3 tcpdump xdp-tools valg
 	iptables ipset nfdump prometheus libvirt-clients nginx-light
 	wrk haproxy sysstat softflowd nftables conntrack python3-matplotlib
 	mmdebstrap e2fsprogs dosfstools mtools syslinux syslinux-common fdisk qemu-utils qemu-system-x86)
+RUN_PKGS+=(strace)	# syscall fault injection: tests/integration/test_apply_faults.sh
 
 BPFFS=/sys/fs/bpf
 VMLINUX_BTF=/sys/kernel/btf/vmlinux

@@ -27,6 +27,9 @@ static const char *status_error(int err)
 		return "does not exist";
 	case -EPROTO:
 		return "was pinned by another sfc ABI version";
+	case -EINPROGRESS:
+		return "is incomplete: an apply or a delete of it died half-way "
+		       "(apply it again, or sfcctl delete it)";
 	case -EPERM:
 	case -EACCES:
 		return "cannot be read (are you root?)";
@@ -269,6 +272,68 @@ static bool is_function(const struct sfc_chain_status *st, unsigned int i)
 	return i > 0 && i + 1 < st->n_stages && st->stages[i].type[0];
 }
 
+/*
+ * What is wrong with a chain, one sentence each, into probs[]; returns how
+ * many. fatal: one of them is more than a lost attachment (which status
+ * has always shown without failing).
+ */
+#define MAX_PROBLEMS 12
+#define PROBLEM_LEN 200
+
+static unsigned int status_problems(const struct sfc_chain_status *st,
+				    char probs[MAX_PROBLEMS][PROBLEM_LEN], bool *fatal)
+{
+	const struct sfc_attachment *a;
+	unsigned int n = 0, i;
+
+	*fatal = st->needs_recovery || st->netns_gone;
+#define P(...) do { if (n < MAX_PROBLEMS) snprintf(probs[n++], PROBLEM_LEN, __VA_ARGS__); } while (0)
+	if (st->netns_gone)
+		P("netns %s is gone, and the chain's interfaces with it (sfcctl delete %s removes "
+		  "the chain)", st->netns, st->name);
+	for (i = 0; i < st->n_attach && i < 2; i++) {
+		a = &st->attach[i];
+		if (a->iface_gone && !st->netns_gone) {
+			*fatal = true;
+			P("interface %s (ifindex %u, %s) is gone (sfcctl delete %s removes the chain; "
+			  "apply it again once the interface is back)", a->ifname, a->ifindex,
+			  dir_names[i], st->name);
+		} else if (!a->attached && !a->iface_gone) {
+			P("%s is not attached to %s (apply again to re-attach)", dir_names[i],
+			  a->ifname);
+		}
+	}
+	for (i = 0; i < 2; i++) {
+		if (st->live_generation[i] == st->generation)
+			continue;
+		if (st->live_generation[i] == 0)
+			P("%s runs no generation: its root slot is empty and drops every packet "
+			  "(apply again to repair)", dir_names[i]);
+		else if (st->live_generation[i] == UINT32_MAX)
+			P("%s runs a program of no pinned generation (apply again to repair)",
+			  dir_names[i]);
+		else
+			P("%s runs generation %u, not the recorded %u: an apply died while switching "
+			  "(apply again to repair)", dir_names[i], st->live_generation[i],
+			  st->generation);
+	}
+	if (st->interrupted)
+		P("an apply died before it recorded its result; the functions' maps may hold its "
+		  "config (apply again to repair)");
+	if (st->deleting)
+		P("a delete died half-way (sfcctl delete %s finishes it)", st->name);
+	if (st->spec_mismatch)
+		P("the pinned spec is not the recorded one (apply again to repair)");
+	if (st->stray_generations)
+		P("%u stale generation folder%s left by an apply that died (the next apply removes "
+		  "them)", st->stray_generations, st->stray_generations == 1 ? "" : "s");
+	if (st->stray_functions)
+		P("%u folder%s of removed functions left in nf/ (the next apply removes them)",
+		  st->stray_functions, st->stray_functions == 1 ? "" : "s");
+#undef P
+	return n;
+}
+
 static void status_stages_plain(const struct sfc_chain_status *st)
 {
 	const struct sfc_stage_status *s;
@@ -284,8 +349,12 @@ static void status_stages_plain(const struct sfc_chain_status *st)
 	printf("\n");
 }
 
-static void status_plain(const struct sfc_chain_status *st)
+/* EXIT_FAIL when the chain needs recovery or lost an interface. */
+static int status_plain(const struct sfc_chain_status *st)
 {
+	char probs[MAX_PROBLEMS][PROBLEM_LEN];
+	unsigned int np, k;
+	bool fatal;
 	char iface[2][IF_NAMESIZE + 32], when[64];
 	const struct sfc_attachment *a;
 	unsigned int i, n = st->n_attach < 2 ? st->n_attach : 2;
@@ -305,21 +374,39 @@ static void status_plain(const struct sfc_chain_status *st)
 		a = &st->attach[i];
 		printf("  %-7s  %-*s  %s %s  prog %u  %s\n", dir_names[i], w, iface[i],
 		       sfc_attach_method__str(a->method), sfc_xdp_mode__str(a->mode),
-		       a->prog_id, a->attached ? "attached" : "NOT attached");
+		       a->prog_id, a->iface_gone ? "INTERFACE GONE" :
+		       a->attached ? "attached" : "NOT attached");
 	}
 	status_stages_plain(st);
+	np = status_problems(st, probs, &fatal);
+	for (k = 0; k < np; k++)
+		printf("  %s %s\n", k ? "       " : "PROBLEM", probs[k]);
+	return fatal ? EXIT_FAIL : EXIT_OK;
 }
 
-static void status_json(struct sfc_json *j, const struct sfc_chain_status *st)
+static void json_gen(struct sfc_json *j, const char *key, uint32_t gen)
 {
+	sfc_json__key(j, key);
+	if (gen && gen != UINT32_MAX)
+		sfc_json__u64(j, gen);
+	else
+		sfc_json__null(j);
+}
+
+/* EXIT_FAIL when the chain needs recovery or lost an interface. */
+static int status_json(struct sfc_json *j, const struct sfc_chain_status *st)
+{
+	char probs[MAX_PROBLEMS][PROBLEM_LEN];
 	const struct sfc_attachment *a;
 	const struct sfc_stage_status *s;
-	unsigned int i;
+	unsigned int i, np;
 	char when[64];
+	bool fatal;
 
 	sfc_json__kstr(j, "name", st->name);
 	sfc_json__kstr(j, "netns", st->netns[0] ? st->netns : NULL);
 	sfc_json__ku64(j, "abi_version", st->abi_version);
+	sfc_json__kstr(j, "applied_by", st->applied_by[0] ? st->applied_by : NULL);
 	sfc_json__ku64(j, "generation", st->generation);
 	sfc_json__kstr(j, "applied_at", format_time(st->applied_at_ns, true, when, sizeof(when)));
 	sfc_json__kstr(j, "egress", sfc_egress__str(st->egress));
@@ -335,6 +422,7 @@ static void status_json(struct sfc_json *j, const struct sfc_chain_status *st)
 		sfc_json__kstr(j, "mode", sfc_xdp_mode__str(a->mode));
 		sfc_json__ku64(j, "prog_id", a->prog_id);
 		sfc_json__kbool(j, "attached", a->attached);
+		sfc_json__kbool(j, "interface_gone", a->iface_gone);
 		sfc_json__obj_end(j);
 	}
 	sfc_json__arr_end(j);
@@ -350,30 +438,50 @@ static void status_json(struct sfc_json *j, const struct sfc_chain_status *st)
 		sfc_json__obj_end(j);
 	}
 	sfc_json__arr_end(j);
+	sfc_json__kbool(j, "netns_gone", st->netns_gone);
+	sfc_json__key(j, "live_generation");
+	sfc_json__obj_begin(j);
+	json_gen(j, "forward", st->live_generation[0]);
+	json_gen(j, "reverse", st->live_generation[1]);
+	sfc_json__obj_end(j);
+	sfc_json__ku64(j, "stray_generations", st->stray_generations);
+	sfc_json__ku64(j, "stray_functions", st->stray_functions);
+	sfc_json__kbool(j, "interrupted", st->interrupted);
+	sfc_json__kbool(j, "deleting", st->deleting);
+	sfc_json__kbool(j, "spec_mismatch", st->spec_mismatch);
+	sfc_json__kbool(j, "needs_recovery", st->needs_recovery);
+	np = status_problems(st, probs, &fatal);
+	sfc_json__key(j, "problems");
+	sfc_json__arr_begin(j);
+	for (i = 0; i < np; i++)
+		sfc_json__str(j, probs[i]);
+	sfc_json__arr_end(j);
 	sfc_json__key(j, "spec");
 	out_json_raw(j, st->spec_json);
+	return fatal ? EXIT_FAIL : EXIT_OK;
 }
 
 static int status_one(const struct sfcctl *ctl, const char *name)
 {
 	struct sfc_chain_status *st;
 	struct sfc_json j;
+	int ret;
 
 	if (check_name(ctl, "status", name))
 		return EXIT_USAGE;
 	if (get_status(ctl, name, &st))
 		return EXIT_FAIL;
 	if (!ctl->json) {
-		status_plain(st);
+		ret = status_plain(st);
 		sfc_chain_status__free(st);
-		return EXIT_OK;
+		return ret;
 	}
 	out_json_init(ctl, &j);
 	sfc_json__obj_begin(&j);
-	status_json(&j, st);
+	ret = status_json(&j, st);
 	sfc_json__obj_end(&j);
 	sfc_chain_status__free(st);
-	return out_json_print(&j);
+	return out_json_print(&j) ?: ret;
 }
 
 /* One chain of `status` without NAME: a failure does not stop the others. */
@@ -382,6 +490,7 @@ static int status_entry(const struct sfcctl *ctl, struct sfc_json *j, const char
 {
 	struct sfc_chain_status *st;
 	int err = sfc_chain__status(name, ctl->pin_root, &st);
+	int ret = EXIT_FAIL;
 
 	if (err && !ctl->json) {
 		fprintf(stderr, "sfcctl: chain %s %s\n", name, status_error(err));
@@ -389,21 +498,21 @@ static int status_entry(const struct sfcctl *ctl, struct sfc_json *j, const char
 	}
 	if (!ctl->json) {
 		printf("%s", *printed ? "\n" : "");
-		status_plain(st);
+		ret = status_plain(st);
 		*printed = true;
 		sfc_chain_status__free(st);
-		return EXIT_OK;
+		return ret;
 	}
 	sfc_json__obj_begin(j);
 	if (err) {
 		sfc_json__kstr(j, "name", name);
 		sfc_json__kstr(j, "error", status_error(err));
 	} else {
-		status_json(j, st);
+		ret = status_json(j, st);
 		sfc_chain_status__free(st);
 	}
 	sfc_json__obj_end(j);
-	return err ? EXIT_FAIL : EXIT_OK;
+	return ret;
 }
 
 static int status_all(const struct sfcctl *ctl)

@@ -209,3 +209,44 @@ bool sfc_attached(int prog_id, int ifindex, enum sfc_attach_method method, const
 		return false;
 	return q.prog_id || q.drv_prog_id || q.skb_prog_id;
 }
+
+/*
+ * An apply that died inside attach_libxdp() can leave the root attached by
+ * netlink without a link (libxdp's "legacy" attach, undone a moment later
+ * when it has no dispatcher). Nothing pinned holds that attachment, so
+ * removing the pins does not end it. Detach from ifindex, in the current
+ * netns, whichever of the programs prog_fd[] the kernel has there without a
+ * link; XDP_FLAGS_REPLACE makes sure nothing else is touched.
+ */
+int sfc_detach_unlinked(int ifindex, const int prog_fd[2])
+{
+	LIBBPF_OPTS(bpf_xdp_query_opts, q);
+	static const __u32 mode[3] = { XDP_FLAGS_DRV_MODE, XDP_FLAGS_SKB_MODE, XDP_FLAGS_HW_MODE };
+	struct bpf_prog_info pi;
+	__u32 ids[2] = {}, id, len;
+	int i, k, n = 0;
+
+	for (k = 0; k < 2; k++) {
+		memset(&pi, 0, sizeof(pi));
+		len = sizeof(pi);
+		if (prog_fd[k] >= 0 && !bpf_obj_get_info_by_fd(prog_fd[k], &pi, &len))
+			ids[k] = pi.id;
+	}
+	if (!ifindex || bpf_xdp_query(ifindex, 0, &q))
+		return 0;
+	for (i = 0; i < 3; i++) {
+		id = i == 0 ? q.drv_prog_id : i == 1 ? q.skb_prog_id : q.hw_prog_id;
+		for (k = 0; id && k < 2; k++) {
+			LIBBPF_OPTS(bpf_xdp_attach_opts, o, .old_prog_fd = prog_fd[k]);
+
+			if (id != ids[k])
+				continue;
+			if (!bpf_xdp_detach(ifindex, mode[i] | XDP_FLAGS_REPLACE, &o)) {
+				sfc_log(SFC_LOG_INFO, "ifindex %d: detached a root an earlier apply left "
+					"attached", ifindex);
+				n++;
+			}
+		}
+	}
+	return n;
+}

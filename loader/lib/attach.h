@@ -24,5 +24,8 @@ int sfc_attach(const struct sfc_attach_req *req, struct sfc_attach_res *res, str
 int sfc_detach(int prog_fd, int ifindex, enum sfc_attach_method method, enum sfc_xdp_mode mode,
 	       const char *link_pin);
 bool sfc_attached(int prog_id, int ifindex, enum sfc_attach_method method, const char *link_pin);
+/* Detach prog_fd[0]/[1] where ifindex has one without a link (the remains of
+ * an apply that died while libxdp attached); how many were. Current netns. */
+int sfc_detach_unlinked(int ifindex, const int prog_fd[2]);
 
 #endif

@@ -13,6 +13,11 @@
  * atomic step. Generation N is unpinned only after an RCU grace period, when
  * no packet can still be inside it. Function maps live in nf/<function>/ and
  * are reused by every generation, so state survives re-applies.
+ *
+ * An apply or delete may die anywhere (kill -9). info is the commit point;
+ * the applying/deleting markers say that one did not finish, and the next
+ * apply reads from the kernel what runs and repairs the rest (recover(),
+ * docs/design.md "Crash safety").
  */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -36,6 +41,7 @@
 #include <bpf/libbpf.h>
 
 #include "attach.h"
+#include "compat.h"
 #include "internal.h"
 #include "nf.h"
 #include "sfc_entry.skel.h"
@@ -50,6 +56,9 @@ struct apply_ctx {
 	struct sfc_diag *diag;
 	struct sfc_chain_info old;	/* valid when exists */
 	bool exists;
+	struct sfc_live live;		/* what the pins say runs (exists) */
+	bool rebuild;			/* recovered: build a new generation whatever changed */
+	bool marked;			/* this apply made <chain>/applying */
 	struct sfc_chain_info info;	/* what this apply makes */
 	int ifindex[2];
 	/* base */
@@ -144,19 +153,8 @@ static int pin_fd(struct apply_ctx *c, int fd, const char *fmt, const char *arg)
 
 int sfc_info_read(const char *dir, struct sfc_chain_info *info)
 {
-	char p[PATH_MAX];
-	__u32 key = 0;
-	int fd, err;
-
-	snprintf(p, sizeof(p), "%s/info", dir);
-	fd = bpf_obj_get(p);
-	if (fd < 0)
-		return -errno;
-	err = bpf_map_lookup_elem(fd, &key, info) ? -errno : 0;
-	close(fd);
-	if (!err && info->abi_version != SFC_ABI_VERSION)
-		err = -EPROTO;
-	return err;
+	/* Checks the pinned value's size first: another release's may be larger. */
+	return sfc_compat__info_read(dir, info);
 }
 
 static int map_write_pinned(struct apply_ctx *c, const char *name, const void *val)
@@ -186,6 +184,9 @@ static int write_state(struct apply_ctx *c)
 		return -ENOMEM;
 	err = sfc_spec_write(c->dir, json);
 	free(json);
+	/* What the functions' maps are made with (compat.h), before info. */
+	if (!err)
+		err = sfc_compat__record(c->dir, c->spec);
 	if (!err)
 		err = map_write_pinned(c, "info", &c->info);
 	return err;
@@ -424,37 +425,16 @@ static int gen_nf_dir(struct apply_ctx *c, char *buf, size_t len, const char *fn
 }
 
 /*
- * A map pinned by an earlier generation is reused as it is; libbpf refuses
- * one whose layout differs with a bare EINVAL. Say which map and what
- * changed instead (a table resized by the config, say).
+ * A map pinned by an earlier generation, or by another release, is reused
+ * as it is; libbpf refuses one whose layout differs with a bare EINVAL, or
+ * misreads one of the same sizes. Say which map and what changed instead
+ * (a table resized by the config, a struct of another release).
  */
-static int check_pinned_map(struct apply_ctx *c, struct bpf_map *map, const char *pin,
-			    const char *path, const char *what)
+static int check_pinned_map(struct apply_ctx *c, struct bpf_object *obj, struct bpf_map *map,
+			    const char *pin, const char *path, const char *what)
 {
-	struct bpf_map_info info = {};
-	__u32 len = sizeof(info);
-	int fd, err;
-
-	fd = bpf_obj_get(pin);
-	if (fd < 0)
-		return 0;
-	err = bpf_obj_get_info_by_fd(fd, &info, &len);
-	close(fd);
-	if (err)
-		return 0;
-	if (info.max_entries != bpf_map__max_entries(map))
-		return sfc_diag_set(c->diag, -EINVAL, path,
-				    "%s: its map %s holds %u entries and the config asks for %u; "
-				    "a pinned table keeps its size (sfcctl delete %s, then apply, "
-				    "starts it afresh)", what, bpf_map__name(map), info.max_entries,
-				    bpf_map__max_entries(map), c->spec->name);
-	if (info.type != bpf_map__type(map) || info.key_size != bpf_map__key_size(map) ||
-	    info.value_size != bpf_map__value_size(map))
-		return sfc_diag_set(c->diag, -EINVAL, path,
-				    "%s: its pinned map %s has another layout (pinned by another "
-				    "version?); sfcctl delete %s, then apply", what,
-				    bpf_map__name(map), c->spec->name);
-	return 0;
+	/* Its size, type, key and value sizes, and their BTF member by member. */
+	return sfc_compat__check_map(c->diag, c->spec->name, what, path, obj, map, pin);
 }
 
 /*
@@ -553,7 +533,7 @@ static int load_function(struct apply_ctx *c, unsigned int i, int progs_fd)
 	bpf_object__for_each_map(map, obj) {
 		if (!bpf_map__pin_path(map) || sfc_nf__is_gen_map(fn->type, bpf_map__name(map)))
 			continue;
-		err = check_pinned_map(c, map, bpf_map__pin_path(map), path, what);
+		err = check_pinned_map(c, obj, map, bpf_map__pin_path(map), path, what);
 		if (err)
 			return err;
 	}
@@ -592,7 +572,7 @@ static int precheck_function(struct apply_ctx *c, unsigned int i)
 		    sfc_nf__is_gen_map(fn->type, bpf_map__name(map)))
 			continue;
 		snprintf(pin, sizeof(pin), "%s/%s", dir, bpf_map__name(map));
-		err = check_pinned_map(c, map, pin, path, what);
+		err = check_pinned_map(c, obj, map, pin, path, what);
 	}
 	bpf_object__close(obj);
 	return err;
@@ -766,17 +746,17 @@ static int go_live(struct apply_ctx *c)
 /* Remove every generation but the live one and the maps of removed functions. */
 static void collect_garbage(struct apply_ctx *c)
 {
-	char p[PATH_MAX], live[32];
+	char p[PATH_MAX];
 	struct dirent *de;
 	unsigned int i;
 	bool keep;
+	__u32 gen;
 	DIR *d;
 
-	snprintf(live, sizeof(live), "gen%u", c->info.generation);
 	d = opendir(c->dir);
 	if (d) {
 		while ((de = readdir(d))) {
-			if (strncmp(de->d_name, "gen", 3) || !strcmp(de->d_name, live))
+			if (!sfc_gen_of(de->d_name, &gen) || gen == c->info.generation)
 				continue;
 			if (!path_of(c, p, sizeof(p), "%s", de->d_name))
 				sfc_rm_tree(p);
@@ -798,6 +778,252 @@ static void collect_garbage(struct apply_ctx *c)
 			sfc_rm_tree(p);
 	}
 	closedir(d);
+}
+
+/* ---- crash safety ------------------------------------------------------ */
+
+/* <chain>/applying or deleting: see SFC_MARK_* in internal.h. */
+static int mark(struct apply_ctx *c, const char *name)
+{
+	char p[PATH_MAX];
+
+	if (path_of(c, p, sizeof(p), "%s", name))
+		return -ENAMETOOLONG;
+	if (mkdir(p, 0700) && errno != EEXIST)
+		return sfc_diag_set(c->diag, -errno, NULL, "cannot create %s: %s", p,
+				    strerror(errno));
+	return 0;
+}
+
+static void unmark(struct apply_ctx *c, const char *name)
+{
+	char p[PATH_MAX];
+
+	if (!path_of(c, p, sizeof(p), "%s", name))
+		rmdir(p);
+}
+
+static void detach_old(struct apply_ctx *c);
+
+/*
+ * Remove a chain's pins, the deleting marker last and the folder after it,
+ * so that a delete that dies half-way leaves the marker (or an empty
+ * folder) for the next apply or delete to finish with.
+ */
+static int remove_pins(struct apply_ctx *c)
+{
+	char p[PATH_MAX];
+	struct dirent *de;
+	int err = 0, e;
+	DIR *d;
+
+	d = opendir(c->dir);
+	if (!d)
+		return errno == ENOENT ? 0 : -errno;
+	while ((de = readdir(d))) {
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..") ||
+		    !strcmp(de->d_name, SFC_MARK_DELETING))
+			continue;
+		if (path_of(c, p, sizeof(p), "%s", de->d_name))
+			continue;
+		e = sfc_rm_tree(p);
+		if (e && !err)
+			err = e;
+	}
+	closedir(d);
+	unmark(c, SFC_MARK_DELETING);
+	if (rmdir(c->dir) && errno != ENOENT && !err)
+		err = -errno;
+	return err;
+}
+
+/*
+ * Detach whatever the chain has on interfaces: what info records (libxdp
+ * through netlink in the chain's netns, when that still exists) and any
+ * pinned link, recorded or not (an apply that died between pinning a link
+ * and recording it). have_info: c->old is valid.
+ */
+static void detach_all(struct apply_ctx *c, bool have_info)
+{
+	struct sfc_chain_info keep = c->old;
+	int saved_ns = -1, err = 0;
+
+	if (!have_info) {
+		memset(&c->old, 0, sizeof(c->old));	/* pinned links only */
+	} else {
+		err = sfc_netns_enter(c->old.netns, &saved_ns);
+		if (err) {
+			sfc_log(SFC_LOG_WARN, "netns %s is gone (%s); its interfaces went with it",
+				c->old.netns, strerror(-err));
+			/* A link detaches from anywhere; libxdp needs the netns. */
+			memset(c->old.method, 0, sizeof(c->old.method));
+		}
+	}
+	detach_old(c);
+	if (have_info && !err)
+		sfc_netns_leave(saved_ns);
+	c->old = keep;
+}
+
+/*
+ * The spec's interfaces, in the current netns: detach the roots root_fd[]
+ * where the kernel holds them without a link (see sfc_detach_unlinked()).
+ */
+static void detach_unlinked(struct apply_ctx *c, const int root_fd[2])
+{
+	const struct sfc_chain_spec *s = c->spec;
+	int ifindex;
+
+	if (root_fd[0] < 0 && root_fd[1] < 0)
+		return;
+	if (s->interface[0] && (ifindex = if_nametoindex(s->interface)))
+		sfc_detach_unlinked(ifindex, root_fd);
+	if (s->egress.action == SFC_EGRESS_ACTION_REDIRECT && s->egress.interface[0] &&
+	    (ifindex = if_nametoindex(s->egress.interface)))
+		sfc_detach_unlinked(ifindex, root_fd);
+}
+
+/*
+ * Finish what a delete, or an apply that was creating the chain, left:
+ * detach, wait out the packets still inside, remove every pin.
+ */
+static int remove_chain(struct apply_ctx *c, bool have_info)
+{
+	int err, saved_ns = -1;
+
+	err = mark(c, SFC_MARK_DELETING);
+	if (err)
+		return err;
+	c->root_fd[0] = obj_get(c, "root_fwd");
+	c->root_fd[1] = obj_get(c, "root_rev");
+	detach_all(c, have_info);
+	/* From an apply: the interfaces it names, in its netns. */
+	if (c->spec->interface[0] && !sfc_netns_enter(c->info.netns, &saved_ns)) {
+		detach_unlinked(c, c->root_fd);
+		sfc_netns_leave(saved_ns);
+	}
+	grace_period();
+	close_base(c);
+	err = remove_pins(c);
+	if (err)
+		sfc_diag_set(c->diag, err, NULL, "cannot remove %s: %s", c->dir, strerror(-err));
+	return err;
+}
+
+/*
+ * An existing chain, under the lock, before an apply changes it: make the
+ * pins agree with info again after an apply that died (kill -9, a crash).
+ *  - root_progs runs another generation than info records, in one
+ *    direction or both: the apply died after go_live() and before
+ *    write_state(). Both slots go back to the recorded generation, so the
+ *    chain is again what info and spec say.
+ *  - gen<N>/ folders besides the recorded one, nf/<name>/ folders of
+ *    functions the chain does not record, a spec_new left by a spec write:
+ *    removed after a grace period (a generation may have run a moment ago).
+ *  - the applying marker, a pinned spec that is not the recorded one, or a
+ *    switch that had to be undone: an apply died after it may have written
+ *    the functions' shared maps (configure()), so this apply builds and
+ *    configures a new generation even when nothing changed (c->rebuild).
+ */
+static int recover(struct apply_ctx *c)
+{
+	const struct sfc_chain_info *o = &c->old;
+	__u32 g = o->generation, dir, gen;
+	bool keep_live = false, stray = false, known;
+	char p[PATH_MAX], rel[64], *spec;
+	struct dirent *de;
+	unsigned int i, k;
+	int fd, err;
+	DIR *d;
+
+	if (c->live.applying)
+		c->rebuild = true;
+	spec = sfc_spec_read(c->dir);
+	if (!spec || sfc_hash(spec) != o->full_hash)
+		c->rebuild = true;
+	free(spec);
+
+	if (c->live.gen[0] != g || c->live.gen[1] != g) {
+		c->rebuild = true;
+		if (!sfc_gen_complete(c->dir, g)) {
+			/* Nothing to go back to: keep what runs, the rebuild replaces it. */
+			sfc_log(SFC_LOG_WARN, "chain %s: the recorded generation %u is incomplete; "
+				"keeping the generations that run", c->spec->name, g);
+			keep_live = true;
+		} else {
+			sfc_log(SFC_LOG_WARN, "chain %s: an earlier apply died after switching "
+				"(forward runs generation %u, reverse %u); back to generation %u",
+				c->spec->name, c->live.gen[0], c->live.gen[1], g);
+			for (dir = 0; dir < 2; dir++) {
+				if (c->live.gen[dir] == g)
+					continue;
+				snprintf(rel, sizeof(rel), "gen%u/entry_%s", g, dir ? "rev" : "fwd");
+				fd = obj_get(c, rel);
+				err = fd < 0 ? fd : bpf_map_update_elem(c->root_progs_fd, &dir, &fd,
+									 BPF_ANY) ? -errno : 0;
+				if (fd >= 0)
+					close(fd);
+				if (err)
+					return sfc_diag_set(c->diag, err, NULL,
+							    "chain %s: cannot switch back to generation "
+							    "%u: %s", c->spec->name, g, strerror(-err));
+			}
+		}
+	}
+
+	for (k = 0; k < c->live.n_gens && k < SFC_LIVE_MAX_GENS; k++) {
+		gen = c->live.gens[k];
+		stray |= gen != g && !(keep_live && (gen == c->live.gen[0] || gen == c->live.gen[1]));
+	}
+	stray |= c->live.n_gens > SFC_LIVE_MAX_GENS;
+	if (!path_of(c, p, sizeof(p), "nf") && (d = opendir(p))) {
+		while ((de = readdir(d))) {
+			if (de->d_name[0] == '.')
+				continue;
+			known = false;
+			for (i = 0; i < o->n_functions && i < SFC_MAX_FUNCTIONS; i++)
+				known |= !strcmp(de->d_name, o->fn[i].name);
+			stray |= !known;
+		}
+		closedir(d);
+	}
+	if (!path_of(c, p, sizeof(p), "spec_new"))
+		unlink(p);
+	if (c->rebuild)
+		sfc_log(SFC_LOG_INFO, "chain %s: an earlier apply did not finish; building a new "
+			"generation", c->spec->name);
+	if (!stray)
+		return 0;
+
+	sfc_log(SFC_LOG_INFO, "chain %s: removing what an earlier apply left behind",
+		c->spec->name);
+	grace_period();
+	d = opendir(c->dir);
+	if (d) {
+		while ((de = readdir(d))) {
+			known = false;
+			if (!sfc_gen_of(de->d_name, &gen))
+				continue;
+			known = gen == g || (keep_live && (gen == c->live.gen[0] ||
+							   gen == c->live.gen[1]));
+			if (!known && !path_of(c, p, sizeof(p), "%s", de->d_name))
+				sfc_rm_tree(p);
+		}
+		closedir(d);
+	}
+	if (!path_of(c, p, sizeof(p), "nf") && (d = opendir(p))) {
+		while ((de = readdir(d))) {
+			if (de->d_name[0] == '.')
+				continue;
+			known = false;
+			for (i = 0; i < o->n_functions && i < SFC_MAX_FUNCTIONS; i++)
+				known |= !strcmp(de->d_name, o->fn[i].name);
+			if (!known && !nf_map_dir(c, p, sizeof(p), de->d_name))
+				sfc_rm_tree(p);
+		}
+		closedir(d);
+	}
+	return sfc_live_read(c->dir, &c->live);
 }
 
 /* ---- attach ------------------------------------------------------------- */
@@ -878,11 +1104,13 @@ static void detach_old(struct apply_ctx *c)
 	unsigned int dir;
 
 	for (dir = 0; dir < 2; dir++) {
-		if (!c->old.method[dir])
-			continue;
 		path_of(c, link_pin, sizeof(link_pin), "link_%s", dir ? "rev" : "fwd");
-		sfc_detach(c->root_fd[dir], c->old.ifindex[dir], c->old.method[dir], c->old.mode[dir],
-			   link_pin);
+		/* Unrecorded, a link is still pinned by an apply that died. */
+		if (c->old.method[dir])
+			sfc_detach(c->root_fd[dir], c->old.ifindex[dir], c->old.method[dir],
+				   c->old.mode[dir], link_pin);
+		else
+			sfc_detach(-1, 0, SFC_ATTACH_LINK, SFC_XDP_MODE_AUTO, link_pin);
 		unlink(link_pin);
 	}
 }
@@ -954,13 +1182,59 @@ static int structure_hash(const struct sfc_chain_spec *s, __u64 *out)
 	return 0;
 }
 
+/* The next generation's number: above every gen<N>/ there is. */
+static __u32 next_generation(struct apply_ctx *c)
+{
+	__u32 g = c->old.generation;
+
+	if (c->live.max_gen > g)
+		g = c->live.max_gen;
+	return g + 1;
+}
+
+/*
+ * Read info, and deal with a chain folder that holds no complete chain: the
+ * remains of an apply that died while creating it, or of a delete that died
+ * half-way. Both are removed (detaching what they attached) and the apply
+ * creates the chain afresh; a dry run only pretends so.
+ */
+static int read_old(struct apply_ctx *c, const struct sfc_apply_opts *opts)
+{
+	const char *name = c->spec->name;
+	bool have_info, dir_exists;
+	int err;
+
+	memset(&c->old, 0, sizeof(c->old));
+	err = sfc_info_read(c->dir, &c->old);
+	if (err == -EPROTO && c->old.abi_version)
+		return sfc_compat__refuse_abi(c->diag, name, c->old.abi_version);
+	if (err && err != -ENOENT && err != -EPROTO)
+		return sfc_diag_set(c->diag, err, NULL, "cannot read %s/info: %s", c->dir,
+				    strerror(-err));
+	have_info = !err && c->old.generation;
+	dir_exists = !access(c->dir, F_OK);
+	if (dir_exists && sfc_live_read(c->dir, &c->live))
+		memset(&c->live, 0, sizeof(c->live));
+	c->exists = have_info && !c->live.deleting;
+	if (!dir_exists || c->exists)
+		return 0;
+	if (opts && opts->dry_run)
+		return 0;
+	sfc_log(SFC_LOG_WARN, "chain %s: %s died half-way; removing what it left", name,
+		c->live.deleting ? "a delete" : "the apply that was creating it");
+	err = remove_chain(c, have_info);
+	memset(&c->live, 0, sizeof(c->live));
+	return err;
+}
+
 static int apply_locked(struct apply_ctx *c, const struct sfc_apply_opts *opts,
 			enum sfc_apply_result *result)
 {
 	const struct sfc_chain_spec *s = c->spec;
+	bool dry_run = opts && opts->dry_run;
 	struct sfc_egress_cfg eg;
 	char *json;
-	bool reattach = false;
+	bool reattach = false, went_live = false;
 	int err, saved_ns = -1;
 	unsigned int i;
 
@@ -979,25 +1253,28 @@ static int apply_locked(struct apply_ctx *c, const struct sfc_apply_opts *opts,
 	if (opts && opts->netns)
 		snprintf(c->info.netns, sizeof(c->info.netns), "%s", opts->netns);
 
-	err = sfc_info_read(c->dir, &c->old);
-	if (err == -EPROTO)
-		return sfc_diag_set(c->diag, err, NULL,
-				    "chain %s was pinned by another sfc ABI version (%u, this is %u)",
-				    s->name, c->old.abi_version, SFC_ABI_VERSION);
-	c->exists = !err;
-	if (!c->exists && !access(c->dir, F_OK))
-		return sfc_diag_set(c->diag, -EEXIST, NULL,
-				    "%s exists but holds no chain (sfcctl delete %s cleans it up)",
-				    c->dir, s->name);
+	err = read_old(c, opts);
+	if (err)
+		return err;
+	/* Adopting a chain another release applied: refuse what its maps
+	 * cannot be read with, before anything is written. */
+	if (c->exists) {
+		err = sfc_compat__check_chain(c->dir, &c->old, s, c->diag);
+		if (err)
+			return err;
+	}
 
 	err = sfc_netns_enter(c->info.netns, &saved_ns);
+	if (err == -ENOENT)
+		return sfc_diag_set(c->diag, err, NULL, "netns %s does not exist (no /run/netns/%s)",
+				    c->info.netns, c->info.netns);
 	if (err)
 		return sfc_diag_set(c->diag, err, NULL, "cannot enter netns %s: %s", c->info.netns,
 				    strerror(-err));
 	err = host_checks(c, &eg);
 	if (err)
 		goto out;
-	if (opts && opts->dry_run && !c->exists) {
+	if (dry_run && !c->exists) {
 		*result = SFC_APPLY_CREATED;
 		goto out;
 	}
@@ -1006,9 +1283,19 @@ static int apply_locked(struct apply_ctx *c, const struct sfc_apply_opts *opts,
 		err = open_base(c);
 		if (err)
 			goto out;
+		if (dry_run) {
+			/* What recover() would find, without its changes. */
+			c->rebuild = c->live.applying || c->live.gen[0] != c->old.generation ||
+				     c->live.gen[1] != c->old.generation;
+		} else {
+			err = recover(c);
+			if (err)
+				goto out;
+		}
 		reattach = attachment_changed(c) || !still_attached(c);
-		if (opts && opts->dry_run) {
+		if (dry_run) {
 			*result = reattach ? SFC_APPLY_REATTACHED :
+				  c->rebuild ? SFC_APPLY_SWAPPED :
 				  c->old.full_hash == c->info.full_hash ? SFC_APPLY_UNCHANGED :
 				  c->old.struct_hash == c->info.struct_hash ? SFC_APPLY_CONFIG :
 				  SFC_APPLY_SWAPPED;
@@ -1018,22 +1305,33 @@ static int apply_locked(struct apply_ctx *c, const struct sfc_apply_opts *opts,
 		memcpy(c->info.mode, c->old.mode, sizeof(c->info.mode));
 		memcpy(c->info.ifindex, c->old.ifindex, sizeof(c->info.ifindex));
 		memcpy(c->info.ifname, c->old.ifname, sizeof(c->info.ifname));
-		if (!reattach && c->old.full_hash == c->info.full_hash) {
+		if (!reattach && !c->rebuild && c->old.full_hash == c->info.full_hash) {
 			*result = SFC_APPLY_UNCHANGED;
 			goto out;
 		}
 		c->info.generation = c->old.generation;
 		assign_ids(c);
-		if (!reattach && c->old.struct_hash == c->info.struct_hash) {
+		err = mark(c, SFC_MARK_APPLYING);
+		if (err)
+			goto out;
+		c->marked = true;
+		if (!reattach && !c->rebuild && c->old.struct_hash == c->info.struct_hash) {
 			/* Every refusal before the first write, so that no
 			 * function is left half-updated. */
 			for (i = 0; i < s->n_functions && !err; i++)
 				err = precheck_function(c, i);
+			if (err)
+				goto out_unmark;
 			for (i = 0; i < s->n_functions && !err; i++)
 				err = configure_function(c, i);
-			if (!err)
-				err = write_state(c);
+			/* A configure that failed half-way keeps the marker:
+			 * the next apply rebuilds. */
+			if (err)
+				goto out;
+			err = write_state(c);
 			*result = SFC_APPLY_CONFIG;
+			if (!err)
+				goto out_unmark;
 			goto out;
 		}
 	} else {
@@ -1042,7 +1340,8 @@ static int apply_locked(struct apply_ctx *c, const struct sfc_apply_opts *opts,
 			sfc_diag_set(c->diag, err, NULL, "cannot create %s: %s", c->dir, strerror(-err));
 			goto out;
 		}
-		err = create_state_maps(c);
+		err = mark(c, SFC_MARK_APPLYING);
+		err = err ?: create_state_maps(c);
 		err = err ?: load_base(c);
 		err = err ?: open_base(c);
 		if (err)
@@ -1050,7 +1349,7 @@ static int apply_locked(struct apply_ctx *c, const struct sfc_apply_opts *opts,
 		assign_ids(c);
 	}
 
-	c->info.generation++;
+	c->info.generation = next_generation(c);
 	err = build_generation(c, &eg);
 	for (i = 0; !err && i < s->n_functions; i++)
 		err = configure_function(c, i);
@@ -1059,10 +1358,14 @@ static int apply_locked(struct apply_ctx *c, const struct sfc_apply_opts *opts,
 
 	if (reattach)
 		detach_old(c);
+	went_live = true;
 	err = go_live(c);
 	if (!err && (!c->exists || reattach)) {
 		struct attach_set a;
 
+		/* A root an apply that died left attached would make it EEXIST. */
+		if (c->exists)
+			detach_unlinked(c, c->root_fd);
 		attach_set_of_spec(c, &a);
 		err = attach_all(c, &a);
 	}
@@ -1073,15 +1376,16 @@ static int apply_locked(struct apply_ctx *c, const struct sfc_apply_opts *opts,
 		sfc_diag_set(c->diag, err, NULL, "cannot record the chain state: %s", strerror(-err));
 		goto out;
 	}
+	/* Recorded: what is left is garbage collection, which recover() redoes. */
+	unmark(c, SFC_MARK_APPLYING);
 	grace_period();
 	collect_garbage(c);
 	*result = !c->exists ? SFC_APPLY_CREATED : reattach ? SFC_APPLY_REATTACHED : SFC_APPLY_SWAPPED;
 	goto out;
 
 out_gen:
-	discard_generation(c);
-	if (reattach && c->exists) {
-		/* Put the old generation back on the old interfaces. */
+	if (c->exists && went_live) {
+		/* Put the old generation back before the new one goes. */
 		char rel[32];
 		int fd;
 		__u32 dir;
@@ -1094,6 +1398,11 @@ out_gen:
 				close(fd);
 			}
 		}
+		grace_period();
+	}
+	discard_generation(c);
+	if (reattach && c->exists) {
+		/* And on the old interfaces. */
 		struct attach_set a;
 		struct sfc_diag d2 = {};
 		struct sfc_diag *keep = c->diag;
@@ -1109,6 +1418,9 @@ out_new:
 	if (!c->exists && err) {
 		sfc_rm_tree(c->dir);
 	}
+out_unmark:
+	if (c->exists && c->marked)
+		unmark(c, SFC_MARK_APPLYING);
 out:
 	sfc_netns_leave(saved_ns);
 	return err;
@@ -1159,6 +1471,15 @@ int sfc_chain__apply(const struct sfc_chain_spec *spec, const struct sfc_apply_o
 			sfc_diag_set(diag, err, NULL,
 				     "%s is not on a bpffs visible to the host (under `ip netns exec`? "
 				     "its private /sys hides /sys/fs/bpf): use sfcctl -n NETNS", c->root);
+		else if (err == -EPERM)
+			sfc_diag_set(diag, err, NULL,
+				     "pin root %s is not root's alone (its owner, its mode, a symlink, "
+				     "or an entry of another user): refused (sfcctl -v says which)",
+				     c->root);
+		else if (err == -EINVAL)
+			sfc_diag_set(diag, err, NULL,
+				     "pin root %s must be an absolute path without . or .. components",
+				     c->root);
 		else
 			sfc_diag_set(diag, err, NULL, "no bpffs at %s: %s", c->root, strerror(-err));
 		goto out;
@@ -1188,7 +1509,8 @@ int sfc_chain__delete(const char *name, const char *pin_root, struct sfc_diag *d
 	struct apply_ctx c = { .diag = diag };
 	struct sfc_chain_spec spec = {};
 	struct sfc_diag dummy;
-	int err, lock, saved_ns = -1;
+	bool have_info;
+	int err, lock;
 
 	if (!diag)
 		c.diag = diag = &dummy;
@@ -1211,24 +1533,12 @@ int sfc_chain__delete(const char *name, const char *pin_root, struct sfc_diag *d
 		return sfc_diag_set(diag, lock, NULL, "cannot lock %s: %s", c.root, strerror(-lock));
 
 	err = sfc_info_read(c.dir, &c.old);
-	if (!err) {
-		c.root_fd[0] = obj_get(&c, "root_fwd");
-		c.root_fd[1] = obj_get(&c, "root_rev");
-		/* libxdp detaches through netlink, in the interface's netns. */
-		if (sfc_netns_enter(c.old.netns, &saved_ns))
-			sfc_log(SFC_LOG_WARN, "netns %s is gone; its interfaces went with it",
-				c.old.netns);
-		detach_old(&c);
-		sfc_netns_leave(saved_ns);
-		grace_period();
-	} else {
+	have_info = !err && c.old.generation;
+	if (!have_info && err != -ENOENT)
 		sfc_log(SFC_LOG_WARN, "chain %s has no readable info (%s): removing its pins",
-			name, strerror(-err));
-	}
-	close_base(&c);
-	err = sfc_rm_tree(c.dir);
-	if (err)
-		sfc_diag_set(diag, err, NULL, "cannot remove %s: %s", c.dir, strerror(-err));
+			name, err ? strerror(-err) : "never recorded");
+	/* The marker first: a delete that dies leaves it for the next one. */
+	err = remove_chain(&c, have_info);
 	close(lock);
 	return err;
 }

@@ -4,6 +4,7 @@
 #define SFC_INTERNAL_H
 
 #include <stdarg.h>
+#include <stdbool.h>
 #include <linux/types.h>
 #include "sfc/sfc.h"
 #include "shared/sfc_abi.h"
@@ -63,6 +64,35 @@ int sfc_mkdir_p(const char *path);
 uint64_t sfc_hash(const char *s);
 
 int sfc_info_read(const char *dir, struct sfc_chain_info *info);
+
+/*
+ * Crash safety (docs/design.md, "Crash safety"). An apply that changes a
+ * chain first makes the folder <chain>/applying and removes it once `info`
+ * records the result; a delete makes <chain>/deleting first. Either left
+ * behind means the process died on the way, and the next apply recovers.
+ */
+#define SFC_MARK_APPLYING "applying"
+#define SFC_MARK_DELETING "deleting"
+#define SFC_LIVE_MAX_GENS 16
+/* sfc_live.gen[]: the slot is empty / holds a program of no pinned generation. */
+#define SFC_GEN_EMPTY 0
+#define SFC_GEN_UNKNOWN 0xffffffffu
+
+/* What a chain's pins say runs, whatever `info` records. */
+struct sfc_live {
+	__u32 gen[2];			/* generation root_progs[dir] runs */
+	unsigned int n_gens;		/* gen<N>/ folders, up to SFC_LIVE_MAX_GENS listed */
+	__u32 gens[SFC_LIVE_MAX_GENS];
+	__u32 max_gen;			/* the highest N of a gen<N>/ folder */
+	bool applying, deleting;	/* the markers above */
+};
+
+/* Read it from the pins under dir (the chain's folder); 0 or -errno. */
+int sfc_live_read(const char *dir, struct sfc_live *l);
+/* name is gen<N> (N >= 1): *gen = N. */
+bool sfc_gen_of(const char *name, __u32 *gen);
+/* Whether gen<gen>/ holds both entry programs. */
+bool sfc_gen_complete(const char *dir, __u32 gen);
 /* fd of the object pinned at dir/name, or -errno. */
 int sfc_pin_get(const char *dir, const char *name);
 
@@ -70,6 +100,9 @@ int sfc_pin_get(const char *dir, const char *name);
 /* A whole file, NUL-terminated; at most max + 1 bytes are read, so that
  * *len > max tells the caller the file is too big. */
 int sfc_read_file(const char *path, size_t max, char **out, size_t *len);
+/* The same for a file a chain file names: a relative name is read from
+ * folder dir and may not leave it, through .. or symlinks. */
+int sfc_read_file_at(const char *dir, const char *name, size_t max, char **out, size_t *len);
 
 /* ---- netns ---- */
 /* Enter /run/netns/name (no-op for NULL/""); *saved gets the old one. */

@@ -100,9 +100,6 @@ static int add_prefix(struct fw_set *s, uint32_t *cap, const struct fw_prefix *p
 	return 0;
 }
 
-/* config.c: a file a chain file names (to move to internal.h) */
-int sfc_read_file_at(const char *dir, const char *name, size_t max, char **out, size_t *len);
-
 /*
  * One prefix or address per line; '#' starts a comment; blank lines are
  * fine. An error names the set file's line and sits at the `file:` node.

@@ -4,6 +4,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <limits.h>
+#include <net/if.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,11 +13,40 @@
 #include <bpf/libbpf.h>
 
 #include "attach.h"
+#include "compat.h"
 #include "internal.h"
 
 static int cmp_str(const void *a, const void *b)
 {
 	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/*
+ * A chain's folder: it has info, or the marker of an apply or delete that
+ * died, or nothing at all (an apply died right after making it).
+ */
+static bool is_chain_dir(const char *p)
+{
+	char sub[PATH_MAX];
+	struct dirent *de;
+	bool empty = true;
+	DIR *d;
+
+	if (snprintf(sub, sizeof(sub), "%s/info", p) < (int)sizeof(sub) && !access(sub, F_OK))
+		return true;
+	if (snprintf(sub, sizeof(sub), "%s/" SFC_MARK_APPLYING, p) < (int)sizeof(sub) &&
+	    !access(sub, F_OK))
+		return true;
+	if (snprintf(sub, sizeof(sub), "%s/" SFC_MARK_DELETING, p) < (int)sizeof(sub) &&
+	    !access(sub, F_OK))
+		return true;
+	d = opendir(p);
+	if (!d)
+		return false;
+	while (empty && (de = readdir(d)))
+		empty = !strcmp(de->d_name, ".") || !strcmp(de->d_name, "..");
+	closedir(d);
+	return empty;
 }
 
 int sfc_chain__list(const char *pin_root, char ***names, size_t *n)
@@ -35,8 +65,8 @@ int sfc_chain__list(const char *pin_root, char ***names, size_t *n)
 	while ((de = readdir(d))) {
 		if (!sfc_name_valid(de->d_name))
 			continue;
-		snprintf(p, sizeof(p), "%s/%s/info", root, de->d_name);
-		if (access(p, F_OK))
+		snprintf(p, sizeof(p), "%s/%s", root, de->d_name);
+		if (!is_chain_dir(p))
 			continue;
 		nv = realloc(v, (cnt + 1) * sizeof(*v));
 		if (!nv)
@@ -83,6 +113,121 @@ static __u32 pinned_prog_id(const char *dir, const char *rel)
 		info.id = 0;
 	close(fd);
 	return info.id;
+}
+
+/* gen<N> exactly: *gen = N (>= 1). */
+bool sfc_gen_of(const char *name, __u32 *gen)
+{
+	unsigned long v;
+	char *end;
+
+	if (strncmp(name, "gen", 3) || name[3] < '1' || name[3] > '9')
+		return false;
+	errno = 0;
+	v = strtoul(name + 3, &end, 10);
+	if (*end || errno || v >= SFC_GEN_UNKNOWN)
+		return false;
+	*gen = v;
+	return true;
+}
+
+bool sfc_gen_complete(const char *dir, __u32 gen)
+{
+	char rel[64];
+
+	snprintf(rel, sizeof(rel), "gen%u/entry_fwd", gen);
+	if (!pinned_prog_id(dir, rel))
+		return false;
+	snprintf(rel, sizeof(rel), "gen%u/entry_rev", gen);
+	return pinned_prog_id(dir, rel) != 0;
+}
+
+/*
+ * Which generation each root_progs slot runs: the slot's program id (a
+ * lookup in a program array from user space gives the id) against the ids
+ * of the gen<N>/entry_fwd|entry_rev pins.
+ */
+int sfc_live_read(const char *dir, struct sfc_live *l)
+{
+	__u32 ids[SFC_LIVE_MAX_GENS][2], slot[2] = {}, dir_i, gen, k;
+	char p[PATH_MAX], rel[64];
+	struct dirent *de;
+	int fd, err = 0;
+	DIR *d;
+
+	memset(l, 0, sizeof(*l));
+	snprintf(p, sizeof(p), "%s/" SFC_MARK_APPLYING, dir);
+	l->applying = !access(p, F_OK);
+	snprintf(p, sizeof(p), "%s/" SFC_MARK_DELETING, dir);
+	l->deleting = !access(p, F_OK);
+
+	d = opendir(dir);
+	if (!d)
+		return -errno;
+	while ((de = readdir(d))) {
+		if (!sfc_gen_of(de->d_name, &gen))
+			continue;
+		if (gen > l->max_gen)
+			l->max_gen = gen;
+		if (l->n_gens < SFC_LIVE_MAX_GENS) {
+			k = l->n_gens;
+			l->gens[k] = gen;
+			snprintf(rel, sizeof(rel), "gen%u/entry_fwd", gen);
+			ids[k][0] = pinned_prog_id(dir, rel);
+			snprintf(rel, sizeof(rel), "gen%u/entry_rev", gen);
+			ids[k][1] = pinned_prog_id(dir, rel);
+		}
+		l->n_gens++;
+	}
+	closedir(d);
+
+	snprintf(p, sizeof(p), "%s/root_progs", dir);
+	fd = bpf_obj_get(p);
+	if (fd < 0)
+		return -errno;
+	for (dir_i = 0; dir_i < 2; dir_i++) {
+		if (bpf_map_lookup_elem(fd, &dir_i, &slot[dir_i]))
+			slot[dir_i] = 0;	/* ENOENT: empty */
+		l->gen[dir_i] = slot[dir_i] ? SFC_GEN_UNKNOWN : SFC_GEN_EMPTY;
+		for (k = 0; slot[dir_i] && k < l->n_gens && k < SFC_LIVE_MAX_GENS; k++)
+			if (ids[k][dir_i] == slot[dir_i])
+				l->gen[dir_i] = l->gens[k];
+	}
+	close(fd);
+	return err;
+}
+
+/* nf/<name>/ folders of functions the chain does not record. */
+static unsigned int stray_functions(const char *dir, const struct sfc_chain_info *info)
+{
+	char p[PATH_MAX];
+	struct dirent *de;
+	unsigned int n = 0, i;
+	bool known;
+	DIR *d;
+
+	snprintf(p, sizeof(p), "%s/nf", dir);
+	d = opendir(p);
+	if (!d)
+		return 0;
+	while ((de = readdir(d))) {
+		if (de->d_name[0] == '.')
+			continue;
+		known = false;
+		for (i = 0; i < info->n_functions && i < SFC_MAX_FUNCTIONS; i++)
+			known |= !strcmp(de->d_name, info->fn[i].name);
+		n += !known;
+	}
+	closedir(d);
+	return n;
+}
+
+/* Whether ifindex still names the interface ifname (in the current netns). */
+static bool iface_gone(__u32 ifindex, const char *ifname)
+{
+	char name[IF_NAMESIZE];
+
+	return !if_indextoname(ifindex, name) || strcmp(name, ifname);
 }
 
 static void read_stats(int fd, __u32 id, struct sfc_stage_stats out[2])
@@ -134,6 +279,7 @@ int sfc_chain__status(const char *name, const char *pin_root, struct sfc_chain_s
 	struct sfc_chain_status *st;
 	struct sfc_chain_info info;
 	char dir[PATH_MAX - 64], rel[128], link_pin[PATH_MAX];
+	struct sfc_live live;
 	int err, stats_fd, saved_ns = -1;
 	unsigned int i;
 
@@ -143,9 +289,16 @@ int sfc_chain__status(const char *name, const char *pin_root, struct sfc_chain_s
 	err = sfc_pin_path(dir, sizeof(dir), root, name, NULL);
 	if (err)
 		return err;
+	memset(&info, 0, sizeof(info));
 	err = sfc_info_read(dir, &info);
+	/* Made but never recorded: an apply that was creating it died. */
+	if ((err == -ENOENT && !access(dir, F_OK)) ||
+	    (err == -EPROTO && info.abi_version == 0) || (!err && !info.generation))
+		return -EINPROGRESS;
 	if (err)
 		return err;
+	if (sfc_live_read(dir, &live))
+		memset(&live, 0, sizeof(live));
 
 	st = calloc(1, sizeof(*st));
 	if (!st)
@@ -158,14 +311,38 @@ int sfc_chain__status(const char *name, const char *pin_root, struct sfc_chain_s
 	snprintf(st->name, sizeof(st->name), "%s", name);
 	snprintf(st->netns, sizeof(st->netns), "%s", info.netns);
 	st->abi_version = info.abi_version;
+	{
+		struct sfc_chain_layout l;
+
+		err = sfc_compat__layout_read(dir, &l);
+		snprintf(st->applied_by, sizeof(st->applied_by), "%.31s",
+			 !err ? l.applied_by : err == -ENOENT ? "0.1.0" : "");
+		err = 0;
+	}
 	st->generation = info.generation;
 	st->applied_at_ns = info.applied_at_ns;
 	st->egress = info.egress;
 	st->spec_json = sfc_spec_read(dir);
+	st->spec_mismatch = !st->spec_json || sfc_hash(st->spec_json) != info.full_hash;
+	st->live_generation[0] = live.gen[0];
+	st->live_generation[1] = live.gen[1];
+	for (i = 0; i < live.n_gens && i < SFC_LIVE_MAX_GENS; i++)
+		st->stray_generations += live.gens[i] != info.generation;
+	if (live.n_gens > SFC_LIVE_MAX_GENS)
+		st->stray_generations += live.n_gens - SFC_LIVE_MAX_GENS;
+	st->stray_functions = stray_functions(dir, &info);
+	st->interrupted = live.applying;
+	st->deleting = live.deleting;
+	st->needs_recovery = live.gen[0] != info.generation || live.gen[1] != info.generation ||
+			     st->stray_generations || st->stray_functions || st->interrupted ||
+			     st->deleting || st->spec_mismatch;
 
 	/* Whether the kernel still has the roots on the interfaces. */
-	if (sfc_netns_enter(info.netns, &saved_ns))
+	err = sfc_netns_enter(info.netns, &saved_ns);
+	if (err) {
 		saved_ns = -2;
+		st->netns_gone = err == -ENOENT;
+	}
 	for (i = 0; i < 2; i++) {
 		struct sfc_attachment *a = &st->attach[i];
 
@@ -180,6 +357,7 @@ int sfc_chain__status(const char *name, const char *pin_root, struct sfc_chain_s
 		snprintf(link_pin, sizeof(link_pin), "%s/link_%s", dir, i ? "rev" : "fwd");
 		a->attached = saved_ns != -2 &&
 			      sfc_attached(a->prog_id, a->ifindex, a->method, link_pin);
+		a->iface_gone = saved_ns == -2 ? st->netns_gone : iface_gone(a->ifindex, a->ifname);
 	}
 	if (saved_ns != -2)
 		sfc_netns_leave(saved_ns);

@@ -4,7 +4,7 @@
  * veth pair in a private netns, then run packets through its pinned root
  * programs (tail calls execute under test_run) and check verdicts, rewrites
  * and the per-hop counters; re-apply, reorder, a missed tail call, a failing
- * apply and delete.
+ * apply, recovery from what an apply that died leaves, and delete.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -262,29 +262,62 @@ int main(void)
 	CHECK(run("root_fwd", pkt, 64, out) == XDP_REDIRECT, "still forwarding");
 
 	/*
-	 * A generation that fails to load mid-way changes nothing: here a new
+	 * What an apply that died leaves (kill -9): the applying marker, a
+	 * stale generation, the folder of a function the chain does not
+	 * have. status says so; the next apply removes them and, for the
+	 * marker, builds a new generation even though nothing changed.
+	 */
+	snprintf(p, sizeof(p), "%s/t1/applying", root);
+	CHECK(!mkdir(p, 0700), "plant the applying marker");
+	snprintf(p, sizeof(p), "%s/t1/gen9", root);
+	CHECK(!mkdir(p, 0700), "plant a stale generation");
+	snprintf(p, sizeof(p), "%s/t1/nf/p8", root);
+	CHECK(!mkdir(p, 0700), "plant a removed function's folder");
+	st = status();
+	CHECK(st && st->needs_recovery && st->interrupted && st->stray_generations == 1 &&
+	      st->stray_functions == 1 && st->live_generation[0] == 2 &&
+	      st->live_generation[1] == 2, "status reports what needs recovery");
+	sfc_chain_status__free(st);
+	err = apply("ta", "    - {name: p3, type: passthrough}\n"
+		    "    - {name: p1, type: passthrough, config: {mark: 7}}\n", &res, &d);
+	CHECK(!err && res == SFC_APPLY_SWAPPED, "recovering apply: %s %s",
+	      sfc_apply_result__str(res), d.msg);
+	st = status();
+	CHECK(st && !st->needs_recovery && st->generation == 3 && st->live_generation[0] == 3 &&
+	      st->live_generation[1] == 3, "recovered: generation %u, live %u/%u",
+	      st ? st->generation : 0, st ? st->live_generation[0] : 0,
+	      st ? st->live_generation[1] : 0);
+	sfc_chain_status__free(st);
+	snprintf(p, sizeof(p), "%s/t1/nf/p8", root);
+	CHECK(access(p, F_OK) != 0, "the stray function folder is gone");
+	snprintf(p, sizeof(p), "%s/t1/applying", root);
+	CHECK(access(p, F_OK) != 0, "the marker is gone");
+	CHECK(run("root_fwd", pkt, 64, out) == XDP_REDIRECT, "forwarding after recovery");
+
+	/*
+	 * A generation that fails to load mid-way changes nothing: here a
 	 * function finds a pinned map of another layout in its folder.
 	 */
-	snprintf(p, sizeof(p), "%s/t1/nf/p9", root);
-	mkdir(p, 0700);
+	snprintf(p, sizeof(p), "%s/t1/nf/p3/sfc_pass_mark", root);
+	unlink(p);
 	fd = bpf_map_create(BPF_MAP_TYPE_ARRAY, "old", 4, 8, 1, NULL);
-	snprintf(p, sizeof(p), "%s/t1/nf/p9/sfc_pass_mark", root);
 	CHECK(fd >= 0 && !bpf_obj_pin(fd, p), "pin a map of another layout");
 	if (fd >= 0)
 		close(fd);
-	err = apply("ta", "    - {name: p3, type: passthrough}\n    - {name: p1, type: passthrough}\n"
-		    "    - {name: p9, type: passthrough}\n", &res, &d);
-	CHECK(err && !strcmp(d.path, "spec.functions[2]"), "load failure reported: %d %s: %s", err,
+	err = apply("ta", "    - {name: p1, type: passthrough}\n    - {name: p3, type: passthrough}\n",
+		    &res, &d);
+	CHECK(err && !strcmp(d.path, "spec.functions[1]"), "load failure reported: %d %s: %s", err,
 	      d.path, d.msg);
 	st = status();
-	CHECK(st && st->generation == 2 && st->n_stages == 4, "chain unchanged after failed load");
+	CHECK(st && st->generation == 3 && st->n_stages == 4 && !st->needs_recovery,
+	      "chain unchanged after failed load");
 	sfc_chain_status__free(st);
-	snprintf(p, sizeof(p), "%s/t1/gen3", root);
+	snprintf(p, sizeof(p), "%s/t1/gen4", root);
 	CHECK(access(p, F_OK) != 0, "the failed generation left no pins");
 	CHECK(run("root_fwd", pkt, 64, out) == XDP_REDIRECT, "still forwarding after failed load");
 
 	/* A missed tail call fails closed and is counted. */
-	snprintf(p, sizeof(p), "%s/t1/gen2/progs", root);
+	snprintf(p, sizeof(p), "%s/t1/gen3/progs", root);
 	fd = bpf_obj_get(p);
 	CHECK(fd >= 0 && !bpf_map_delete_elem(fd, &slot), "empty slot 0");
 	CHECK(run("root_fwd", pkt, 64, out) == XDP_DROP, "missed tail call drops");

@@ -141,7 +141,8 @@ int sfc_chain__apply(const struct sfc_chain_spec *spec, const struct sfc_apply_o
 /* Detach and unpin everything of the chain. -ENOENT if there is none. */
 int sfc_chain__delete(const char *name, const char *pin_root, struct sfc_diag *diag);
 
-/* Names of the chains pinned under pin_root; malloc'd array of strings. */
+/* Names of the chains pinned under pin_root, incomplete ones included;
+ * malloc'd array of strings. */
 int sfc_chain__list(const char *pin_root, char ***names, size_t *n);
 void sfc_chain__list_free(char **names, size_t n);
 
@@ -169,6 +170,7 @@ struct sfc_attachment {
 	enum sfc_xdp_mode mode;		/* native or skb, as attached */
 	uint32_t prog_id;		/* the root program */
 	bool attached;			/* the kernel still has it on the interface */
+	bool iface_gone;		/* no such interface (or netns) any more */
 };
 
 struct sfc_stage_status {
@@ -191,8 +193,32 @@ struct sfc_chain_status {
 	unsigned int n_stages;
 	struct sfc_stage_status *stages;	/* entry, functions in order, egress */
 	char *spec_json;		/* canonical spec as applied */
+	/*
+	 * What the pins say, where it can differ from what the chain records:
+	 * after an apply or delete that died half-way (kill -9), or an
+	 * interface removed under the chain. The next apply repairs the first
+	 * kind (docs/design.md, "Crash safety"); delete removes the chain in
+	 * every case.
+	 */
+	uint32_t live_generation[2];	/* [dir] generation the root runs; 0: none,
+					 * UINT32_MAX: a program of no pinned generation */
+	unsigned int stray_generations;	/* gen<N>/ folders besides the recorded one */
+	unsigned int stray_functions;	/* nf/<name>/ folders of functions not in the chain */
+	bool interrupted;		/* an apply died before it recorded its result */
+	bool deleting;			/* a delete died half-way */
+	bool spec_mismatch;		/* the pinned spec is not the recorded one */
+	bool netns_gone;		/* the chain's netns no longer exists */
+	bool needs_recovery;		/* one of the first six: apply again to repair */
+	/* The sfc release that last changed the chain ("0.2.0"); "0.1.0" for
+	 * a chain with no <chain>/layout record, which only 0.1.0 leaves. */
+	char applied_by[32];
 };
 
+/*
+ * -ENOENT: no such chain; -EPROTO: pinned by another ABI version;
+ * -EINPROGRESS: an apply that was creating it, or a delete, died before it
+ * recorded anything (apply again, or delete, to clean it up).
+ */
 int sfc_chain__status(const char *name, const char *pin_root, struct sfc_chain_status **out);
 void sfc_chain_status__free(struct sfc_chain_status *st);
 
