@@ -288,6 +288,9 @@ static unsigned int status_problems(const struct sfc_chain_status *st,
 
 	*fatal = st->needs_recovery || st->netns_gone;
 #define P(...) do { if (n < MAX_PROBLEMS) snprintf(probs[n++], PROBLEM_LEN, __VA_ARGS__); } while (0)
+	if (st->busy)
+		P("an apply or a delete is running: what is shown may be between two states "
+		  "(run status again once it is done)");
 	if (st->netns_gone)
 		P("netns %s is gone, and the chain's interfaces with it (sfcctl delete %s removes "
 		  "the chain)", st->netns, st->name);
@@ -450,6 +453,7 @@ static int status_json(struct sfc_json *j, const struct sfc_chain_status *st)
 	sfc_json__kbool(j, "deleting", st->deleting);
 	sfc_json__kbool(j, "spec_mismatch", st->spec_mismatch);
 	sfc_json__kbool(j, "needs_recovery", st->needs_recovery);
+	sfc_json__kbool(j, "busy", st->busy);
 	np = status_problems(st, probs, &fatal);
 	sfc_json__key(j, "problems");
 	sfc_json__arr_begin(j);

@@ -1224,6 +1224,8 @@ static int read_old(struct apply_ctx *c, const struct sfc_apply_opts *opts)
 		c->live.deleting ? "a delete" : "the apply that was creating it");
 	err = remove_chain(c, have_info);
 	memset(&c->live, 0, sizeof(c->live));
+	/* Created afresh: from generation 1, as any new chain. */
+	memset(&c->old, 0, sizeof(c->old));
 	return err;
 }
 
@@ -1234,7 +1236,7 @@ static int apply_locked(struct apply_ctx *c, const struct sfc_apply_opts *opts,
 	bool dry_run = opts && opts->dry_run;
 	struct sfc_egress_cfg eg;
 	char *json;
-	bool reattach = false, went_live = false;
+	bool reattach = false, went_live = false, configured = false;
 	int err, saved_ns = -1;
 	unsigned int i;
 
@@ -1285,8 +1287,12 @@ static int apply_locked(struct apply_ctx *c, const struct sfc_apply_opts *opts,
 			goto out;
 		if (dry_run) {
 			/* What recover() would find, without its changes. */
+			char *spec = sfc_spec_read(c->dir);
+
 			c->rebuild = c->live.applying || c->live.gen[0] != c->old.generation ||
-				     c->live.gen[1] != c->old.generation;
+				     c->live.gen[1] != c->old.generation ||
+				     !spec || sfc_hash(spec) != c->old.full_hash;
+			free(spec);
 		} else {
 			err = recover(c);
 			if (err)
@@ -1351,6 +1357,9 @@ static int apply_locked(struct apply_ctx *c, const struct sfc_apply_opts *opts,
 
 	c->info.generation = next_generation(c);
 	err = build_generation(c, &eg);
+	/* configure() also writes the maps every generation shares (nf/): once
+	 * it ran, a failure leaves the marker, so that the next apply rebuilds. */
+	configured = !err;
 	for (i = 0; !err && i < s->n_functions; i++)
 		err = configure_function(c, i);
 	if (err)
@@ -1419,11 +1428,32 @@ out_new:
 		sfc_rm_tree(c->dir);
 	}
 out_unmark:
-	if (c->exists && c->marked)
+	/* Keep a marker that an earlier apply left (recover() saw it) and one
+	 * whose shared maps this apply wrote before it failed. */
+	if (c->exists && c->marked && !configured && !c->live.applying)
 		unmark(c, SFC_MARK_APPLYING);
 out:
 	sfc_netns_leave(saved_ns);
 	return err;
+}
+
+/* Why sfc_bpffs_ensure() refused the pin root, for the user. */
+static int pin_root_error(struct sfc_diag *diag, int err, const char *root)
+{
+	if (err == -ENOTSUP)
+		return sfc_diag_set(diag, err, NULL,
+				    "%s is not on a bpffs visible to the host (under `ip netns exec`? "
+				    "its private /sys hides /sys/fs/bpf): use sfcctl -n NETNS", root);
+	if (err == -EPERM)
+		return sfc_diag_set(diag, err, NULL,
+				    "pin root %s is not root's alone (its owner, its mode, a symlink, "
+				    "or an entry of another user): refused (sfcctl -v says which)",
+				    root);
+	if (err == -EINVAL)
+		return sfc_diag_set(diag, err, NULL,
+				    "pin root %s must be an absolute path without . or .. components",
+				    root);
+	return sfc_diag_set(diag, err, NULL, "no bpffs at %s: %s", root, strerror(-err));
 }
 
 static int lock_root(const char *root)
@@ -1467,21 +1497,7 @@ int sfc_chain__apply(const struct sfc_chain_spec *spec, const struct sfc_apply_o
 
 	err = sfc_bpffs_ensure(c->root);
 	if (err) {
-		if (err == -ENOTSUP)
-			sfc_diag_set(diag, err, NULL,
-				     "%s is not on a bpffs visible to the host (under `ip netns exec`? "
-				     "its private /sys hides /sys/fs/bpf): use sfcctl -n NETNS", c->root);
-		else if (err == -EPERM)
-			sfc_diag_set(diag, err, NULL,
-				     "pin root %s is not root's alone (its owner, its mode, a symlink, "
-				     "or an entry of another user): refused (sfcctl -v says which)",
-				     c->root);
-		else if (err == -EINVAL)
-			sfc_diag_set(diag, err, NULL,
-				     "pin root %s must be an absolute path without . or .. components",
-				     c->root);
-		else
-			sfc_diag_set(diag, err, NULL, "no bpffs at %s: %s", c->root, strerror(-err));
+		pin_root_error(diag, err, c->root);
 		goto out;
 	}
 	err = sfc_pin_path(c->dir, sizeof(c->dir), c->root, spec->name, NULL);
@@ -1528,9 +1544,19 @@ int sfc_chain__delete(const char *name, const char *pin_root, struct sfc_diag *d
 		return errno == ENOENT ?
 			sfc_diag_set(diag, -ENOENT, NULL, "chain %s does not exist", name) :
 			sfc_diag_set(diag, -errno, NULL, "cannot read %s: %s", c.dir, strerror(errno));
+	/* The checks of apply: root's recursive removal stays under a root
+	 * that only root can change. */
+	err = sfc_bpffs_ensure(c.root);
+	if (err)
+		return pin_root_error(diag, err, c.root);
 	lock = lock_root(c.root);
 	if (lock < 0)
 		return sfc_diag_set(diag, lock, NULL, "cannot lock %s: %s", c.root, strerror(-lock));
+	if (access(c.dir, F_OK)) {
+		/* Another delete finished while this one waited for the lock. */
+		close(lock);
+		return sfc_diag_set(diag, -ENOENT, NULL, "chain %s does not exist", name);
+	}
 
 	err = sfc_info_read(c.dir, &c.old);
 	have_info = !err && c.old.generation;

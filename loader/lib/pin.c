@@ -142,8 +142,9 @@ static int check_ancestors(const char *root)
  * - A pin root another user owns is refused: whoever owns a folder can
  *   chmod it back and put pins or symlinks of theirs in it, now or later.
  * - One we own but that others can write (mkdir under umask 000, or a chmod)
- *   is repaired to 0700 with a warning, after checking that nothing in it
- *   belongs to another user; what is in it was made by root.
+ *   is repaired to 0700 with a warning, and then refused if anything in it
+ *   belongs to another user (checked after the chmod, so that nothing can
+ *   be added behind the check).
  * - Modes that are only too open for reading are made 0700 silently, as
  *   sfc always did.
  */
@@ -163,15 +164,34 @@ static int check_pin_root(const char *root)
 	}
 	if (!S_ISDIR(st.st_mode))
 		return -ENOTDIR;
+	fd = open(root, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	/* From here on, the folder opened, whatever the path names now. */
+	if (fstat(fd, &st)) {
+		err = -errno;
+		close(fd);
+		return err;
+	}
 	if (st.st_uid != geteuid()) {
 		sfc_log(SFC_LOG_ERROR, "pin root %s is owned by uid %u, not by %u: refusing it "
 			"(another user could put pins of theirs in it; remove it with rm -r)",
 			root, (unsigned int)st.st_uid, (unsigned int)geteuid());
+		close(fd);
 		return -EPERM;
 	}
-	fd = open(root, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
+	/* Closed to others before its entries are looked at, so that none can
+	 * be added behind the check. */
+	if ((st.st_mode & 07777) != 0700) {
+		if (st.st_mode & (S_IWGRP | S_IWOTH))
+			sfc_log(SFC_LOG_WARN, "pin root %s had mode %04o (writable by other users): "
+				"made it 0700", root, (unsigned int)(st.st_mode & 07777));
+		if (fchmod(fd, 0700)) {
+			err = -errno;
+			close(fd);
+			return err;
+		}
+	}
 	d = fdopendir(fd);
 	if (!d) {
 		err = -errno;
@@ -192,13 +212,6 @@ static int check_pin_root(const char *root)
 			err = -EPERM;
 			break;
 		}
-	}
-	if (!err && (st.st_mode & 07777) != 0700) {
-		if (st.st_mode & (S_IWGRP | S_IWOTH))
-			sfc_log(SFC_LOG_WARN, "pin root %s had mode %04o (writable by other users): "
-				"made it 0700", root, (unsigned int)(st.st_mode & 07777));
-		if (fchmod(fd, 0700))
-			err = -errno;
 	}
 	closedir(d);
 	return err;

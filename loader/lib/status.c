@@ -3,12 +3,14 @@
 #define _GNU_SOURCE
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <net/if.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/file.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
@@ -273,9 +275,9 @@ static void fill_stage(struct sfc_chain_status *st, const char *dir, int stats_f
 	read_stats(stats_fd, id, g->stats);
 }
 
-int sfc_chain__status(const char *name, const char *pin_root, struct sfc_chain_status **out)
+static int status_of(const char *name, const char *root, bool busy,
+		     struct sfc_chain_status **out)
 {
-	const char *root = pin_root ? pin_root : SFC_PIN_ROOT;
 	struct sfc_chain_status *st;
 	struct sfc_chain_info info;
 	char dir[PATH_MAX - 64], rel[128], link_pin[PATH_MAX];
@@ -333,9 +335,12 @@ int sfc_chain__status(const char *name, const char *pin_root, struct sfc_chain_s
 	st->stray_functions = stray_functions(dir, &info);
 	st->interrupted = live.applying;
 	st->deleting = live.deleting;
-	st->needs_recovery = live.gen[0] != info.generation || live.gen[1] != info.generation ||
-			     st->stray_generations || st->stray_functions || st->interrupted ||
-			     st->deleting || st->spec_mismatch;
+	/* While an apply or delete runs, these are its steps, not damage. */
+	st->busy = busy;
+	st->needs_recovery = !busy &&
+			     (live.gen[0] != info.generation || live.gen[1] != info.generation ||
+			      st->stray_generations || st->stray_functions || st->interrupted ||
+			      st->deleting || st->spec_mismatch);
 
 	/* Whether the kernel still has the roots on the interfaces. */
 	err = sfc_netns_enter(info.netns, &saved_ns);
@@ -376,6 +381,26 @@ int sfc_chain__status(const char *name, const char *pin_root, struct sfc_chain_s
 		close(stats_fd);
 	*out = st;
 	return 0;
+}
+
+/*
+ * Under a shared lock of the pin root when it can be had at once, so that
+ * what status reads is not half an apply; when an apply or a delete holds
+ * it, status reads anyway and says so (busy) rather than wait.
+ */
+int sfc_chain__status(const char *name, const char *pin_root, struct sfc_chain_status **out)
+{
+	const char *root = pin_root ? pin_root : SFC_PIN_ROOT;
+	int fd, err;
+	bool busy = false;
+
+	fd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd >= 0 && flock(fd, LOCK_SH | LOCK_NB))
+		busy = errno == EWOULDBLOCK;
+	err = status_of(name, root, busy, out);
+	if (fd >= 0)
+		close(fd);
+	return err;
 }
 
 void sfc_chain_status__free(struct sfc_chain_status *st)

@@ -79,6 +79,22 @@ st2=$("$SFCCTL" -j status "$CHAIN")
 is "$(sed -nE 's/.*"generation":([0-9]+).*/\1/p' <<<"$st2" | head -1)" 1 "chain untouched"
 check "traffic still flows" in_ns client ping -c 2 -i 0.2 -W 2 "$SERVER4"
 
+# While another sfcctl holds the pin root's lock (an apply or a delete runs),
+# status reads anyway, says so, and judges no repair: exit 0, busy.
+PIN_ROOT_DIR=$(dirname "$PIN")
+flock -x "$PIN_ROOT_DIR" sleep 3 &
+HOLDER=$!
+for _ in $(seq 50); do
+	flock -n -s "$PIN_ROOT_DIR" true || break
+	sleep 0.1
+done
+out=$("$SFCCTL" status "$CHAIN")
+is "$?" 0 "status while the pin root is locked: exit 0"
+check "  and says an apply or a delete is running" grep -q "an apply or a delete is running" <<<"$out"
+check "  -j: busy" grep -q '"busy":true' <<<"$("$SFCCTL" -j status "$CHAIN")"
+wait "$HOLDER" # the sleep holds the lock too: let it end
+check "  not busy once the lock is gone" grep -q '"busy":false' <<<"$("$SFCCTL" -j status "$CHAIN")"
+
 # ip netns exec hides the host's bpffs: refused, nothing half-made.
 err=$(ip netns exec "$NS_SFC" "$SFCCTL" apply "$TEST_TMP/a.yaml" 2>&1)
 is "$?" 1 "sfcctl under ip netns exec is refused"

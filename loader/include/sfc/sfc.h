@@ -212,6 +212,9 @@ struct sfc_chain_status {
 	/* The sfc release that last changed the chain ("0.2.0"); "0.1.0" for
 	 * a chain with no <chain>/layout record, which only 0.1.0 leaves. */
 	char applied_by[32];
+	/* An apply or a delete held the pin root's lock while status read: the
+	 * chain may be between two states, and needs_recovery is not judged. */
+	bool busy;
 };
 
 /*
