@@ -220,6 +220,51 @@ static void *send_loop(void *arg)
 	return NULL;
 }
 
+/*
+ * One sender per CPU of the list cpus, each on its CPU running prog_fd with
+ * frame on ifname for `seconds`, or for its share of `limit` frames when
+ * limit is not 0. Returns the number of senders; their test runs go to
+ * *runs and the time they took to *secs.
+ */
+static unsigned int run_senders(const char *cpus, int prog_fd, const char *ifname,
+				unsigned int len, double seconds, unsigned long long limit,
+				unsigned char *frame, unsigned long long *runs, double *secs)
+{
+	struct sender snd[MAX_CPUS] = {};
+	unsigned int ifindex = ifindex_of(ifname), n = 0, i;
+	char *cl, *tok, *save;
+	double t0;
+
+	cl = strdup(cpus);
+	if (!cl)
+		die("out of memory%s", "");
+	for (tok = strtok_r(cl, ",", &save); tok && n < MAX_CPUS; tok = strtok_r(NULL, ",", &save)) {
+		snd[n].cpu = atoi(tok);
+		snd[n].prog_fd = prog_fd;
+		snd[n].ifindex = ifindex;
+		snd[n].len = len;
+		snd[n].seconds = seconds;
+		snd[n].frame = frame;
+		n++;
+	}
+	free(cl);
+	for (i = 0; limit && i < n; i++)
+		snd[i].limit = limit / n + (i < limit % n);
+	t0 = now_s();
+	for (i = 0; i < n; i++)
+		if (pthread_create(&snd[i].t, NULL, send_loop, &snd[i]))
+			die("pthread_create: %s", strerror(errno));
+	*runs = 0;
+	for (i = 0; i < n; i++) {
+		pthread_join(snd[i].t, NULL);
+		if (snd[i].err)
+			die("test run: %s", strerror(snd[i].err));
+		*runs += snd[i].runs;
+	}
+	*secs = now_s() - t0;
+	return n;
+}
+
 static int cmd_send(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -233,13 +278,11 @@ static int cmd_send(int argc, char **argv)
 	struct ethhdr *eth = (void *)frame;
 	struct iphdr *ip = (void *)(eth + 1);
 	struct udphdr *udp = (void *)(ip + 1);
-	struct sender snd[MAX_CPUS] = {};
 	const char *ifname = NULL, *cpus = "0";
-	unsigned int dport = 9, sport = 10000, flows = 256, n = 0, i;
-	double seconds = 5, t0, t1;
-	unsigned long long runs = 0;
+	unsigned int dport = 9, sport = 10000, flows = 256, n;
+	double seconds = 5, secs;
+	unsigned long long runs;
 	struct xdpgen *sk;
-	char *cl, *tok, *save;
 	int c, have = 0;
 
 	while ((c = getopt_long(argc, argv, "i:t:", opts, NULL)) != -1) {
@@ -288,30 +331,10 @@ static int cmd_send(int argc, char **argv)
 	if (xdpgen__load(sk))
 		die("cannot load xdpgen_tx: %s", strerror(errno));
 
-	cl = strdup(cpus);
-	for (tok = strtok_r(cl, ",", &save); tok && n < MAX_CPUS; tok = strtok_r(NULL, ",", &save)) {
-		snd[n].cpu = atoi(tok);
-		snd[n].prog_fd = bpf_program__fd(sk->progs.xdpgen_tx);
-		snd[n].ifindex = ifindex_of(ifname);
-		snd[n].len = GEN_LEN;
-		snd[n].seconds = seconds;
-		snd[n].frame = frame;
-		n++;
-	}
-	free(cl);
-	t0 = now_s();
-	for (i = 0; i < n; i++)
-		if (pthread_create(&snd[i].t, NULL, send_loop, &snd[i]))
-			die("pthread_create: %s", strerror(errno));
-	for (i = 0; i < n; i++) {
-		pthread_join(snd[i].t, NULL);
-		if (snd[i].err)
-			die("test run: %s", strerror(snd[i].err));
-		runs += snd[i].runs;
-	}
-	t1 = now_s();
+	n = run_senders(cpus, bpf_program__fd(sk->progs.xdpgen_tx), ifname, GEN_LEN, seconds, 0,
+			frame, &runs, &secs);
 	printf("{\"runs\": %llu, \"seconds\": %.3f, \"threads\": %u, \"flows\": %u}\n", runs,
-	       t1 - t0, n, flows);
+	       secs, n, flows);
 	xdpgen__destroy(sk);
 	return 0;
 }
@@ -382,14 +405,12 @@ static int cmd_flood(int argc, char **argv)
 	};
 	unsigned char frame[96] = {}, dst[16];
 	struct ethhdr *eth = (void *)frame;
-	struct sender snd[MAX_CPUS] = {};
 	const char *ifname = NULL, *cpus = "0", *mode, *src = NULL, *dsts = NULL;
-	unsigned int dport = 80, n = 0, i, plen, len, l4len, family, host_bits;
-	unsigned long long runs = 0, frames = 0, limit = 0;
-	double seconds = 5, t0, t1;
+	unsigned int dport = 80, n, plen, len, l4len, family, host_bits;
+	unsigned long long runs, frames = 0, limit = 0;
+	double seconds = 5, secs;
 	__u64 v[MAX_CPUS];
 	struct xdpgen *sk;
-	char *cl, *tok, *save;
 	int c, have = 0, tcp, ncpu;
 	__u32 k = 0;
 
@@ -510,31 +531,9 @@ static int cmd_flood(int argc, char **argv)
 	if (xdpgen__load(sk))
 		die("cannot load xdpgen_flood: %s", strerror(errno));
 
-	cl = strdup(cpus);
-	for (tok = strtok_r(cl, ",", &save); tok && n < MAX_CPUS; tok = strtok_r(NULL, ",", &save)) {
-		snd[n].cpu = atoi(tok);
-		snd[n].prog_fd = bpf_program__fd(sk->progs.xdpgen_flood);
-		snd[n].ifindex = ifindex_of(ifname);
-		snd[n].len = len;
-		snd[n].seconds = seconds;
-		snd[n].frame = frame;
-		n++;
-	}
-	free(cl);
 	/* -n: the frames shared out over the threads */
-	for (i = 0; limit && i < n; i++)
-		snd[i].limit = limit / n + (i < limit % n);
-	t0 = now_s();
-	for (i = 0; i < n; i++)
-		if (pthread_create(&snd[i].t, NULL, send_loop, &snd[i]))
-			die("pthread_create: %s", strerror(errno));
-	for (i = 0; i < n; i++) {
-		pthread_join(snd[i].t, NULL);
-		if (snd[i].err)
-			die("test run: %s", strerror(snd[i].err));
-		runs += snd[i].runs;
-	}
-	t1 = now_s();
+	n = run_senders(cpus, bpf_program__fd(sk->progs.xdpgen_flood), ifname, len, seconds, limit,
+			frame, &runs, &secs);
 	ncpu = libbpf_num_possible_cpus();
 	if (ncpu > 0 && ncpu <= MAX_CPUS &&
 	    !bpf_map_lookup_elem(bpf_map__fd(sk->maps.xdpgen_seq), &k, v))
@@ -542,7 +541,7 @@ static int cmd_flood(int argc, char **argv)
 			frames += v[c];
 	printf("{\"mode\": \"%s\", \"family\": %u, \"runs\": %llu, \"frames\": %llu, "
 	       "\"seconds\": %.3f, \"threads\": %u, \"frame_len\": %u, \"source_bits\": %u}\n",
-	       mode, family, runs, frames, t1 - t0, n, len, host_bits + 16);
+	       mode, family, runs, frames, secs, n, len, host_bits + 16);
 	xdpgen__destroy(sk);
 	return 0;
 }

@@ -362,3 +362,25 @@ _cleanup() {
 trap _cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
+
+# reap_stale_pin_roots NAME [SUFFIX...]: remove the pin roots
+# /sys/fs/bpf/sfc-t<pid>-NAME (and -NAME<SUFFIX>) that tests of their own pin
+# root left when they were killed by SIGKILL (ctest's timeout) and could not
+# clean up: for each whose process is gone, its chain t<pid>-NAME is deleted
+# and the folder removed, as lab_up does with the labs of such runs.
+reap_stale_pin_roots() {
+	local name=$1 sfx d pid
+	shift
+	for sfx in "" "$@"; do
+		for d in /sys/fs/bpf/sfc-t[0-9]*-"$name$sfx"; do
+			pid=${d#/sys/fs/bpf/sfc-t}
+			pid=${pid%%-*}
+			if ! [[ -d $d && $pid =~ ^[0-9]+$ ]] || [ -d "/proc/$pid" ]; then
+				continue
+			fi
+			echo "removing the stale pin root $d (its test is gone)" >&2
+			"$SFCCTL" --pin-root "$d" delete "t$pid-$name" >/dev/null 2>&1
+			rm -rf "$d"
+		done
+	done
+}

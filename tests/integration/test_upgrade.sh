@@ -74,18 +74,8 @@ upg_cleanup() {
 }
 trap 'upg_cleanup; _cleanup' EXIT
 
-# A run killed by SIGKILL (ctest's timeout) cannot clean up: remove the pin
-# roots of runs whose process is gone.
-for d in /sys/fs/bpf/sfc-t[0-9]*-upg /sys/fs/bpf/sfc-t[0-9]*-upg-saved; do
-	pid=${d#/sys/fs/bpf/sfc-t}
-	pid=${pid%%-*}
-	if ! [[ -d $d && $pid =~ ^[0-9]+$ ]] || [ -d "/proc/$pid" ]; then
-		continue
-	fi
-	echo "removing the stale pin root $d (its test is gone)" >&2
-	"$SFCCTL" --pin-root "$d" delete "t$pid-upg" >/dev/null 2>&1
-	rm -rf "$d"
-done
+# Pin roots of runs killed by SIGKILL (ctest's timeout), which could not clean up.
+reap_stale_pin_roots upg -saved
 
 # ---- the previous release's sfcctl -----------------------------------------
 
